@@ -1,0 +1,30 @@
+"""Shared pytest setup: a real Jupyter server with Cookbook enabled and its data in a temp dir."""
+
+import os
+
+import pytest
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+# Tests never reach the internet: make the Hugging Face library refuse its default endpoint.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+for _var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "HF_TOKEN", "GITHUB_TOKEN"):
+    os.environ.pop(_var, None)
+
+
+@pytest.fixture
+def cookbook_config():
+    """Per-test overrides of CookbookApp traits (tests update this dict before the server starts)."""
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(tmp_path, cookbook_config):
+    config = {
+        "ServerApp": {
+            "jpserver_extensions": {"cookbook_ext": True},
+            "allow_unauthenticated_access": False,
+        },
+        "CookbookApp": {"data_dir": str(tmp_path / "cookbook-data"), **cookbook_config},
+    }
+    return config

@@ -1,0 +1,608 @@
+"""Cookbook's services behind the REST API and the CLI: ingestion, the Hub, generations, secrets.
+
+No tornado here. Blocking work (git, file scans, the Hub, the database) runs in threads; the
+generation engine runs as asyncio tasks on the server's loop and records every event in the store
+before any client can read it, so a reader can always resume from the last sequence it saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .api_models import GenerationCreate
+from .errors import BadRequest, Conflict, CookbookError, NotFound
+from .secrets import Secrets, load_or_create_key
+from .store import AsyncStore, Store, new_id
+
+EVENTS_PAGE = 500
+PROVIDER_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY", "offline": None}
+
+
+@dataclass
+class ServicesConfig:
+    root_dir: Path
+    data_dir: Path
+    db_url: str = ""
+    github_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
+    allowed_hosts: tuple[str, ...] = ("github.com",)
+    max_repo_mb: float = 500.0
+    max_files: int = 20000
+    clone_timeout: float = 120.0
+    context_budget: int = 24000
+    hf_endpoint: str | None = None
+    hf_cache_ttl: float = 3600.0
+    default_provider: str | None = None
+    allowed_providers: tuple[str, ...] = ("anthropic", "openai", "offline")
+    provider_classes: dict[str, str] = field(
+        default_factory=lambda: {
+            "anthropic": "cookbook_ext.agent.providers.anthropic.AnthropicProvider",
+            "openai": "cookbook_ext.agent.providers.openai.OpenAIProvider",
+            "offline": "cookbook_ext.agent.providers.offline.OfflineProvider",
+        }
+    )
+    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_base_url: str | None = None
+    cell_timeout: float = 300.0
+    max_turns: int = 40
+    max_tokens: int = 2_000_000
+    max_seconds: float = 1800.0
+    max_cost_usd: float = 5.0
+    output_chars: int = 4000
+    max_prompt_chars: int = 20000
+    secrets_key: bytes | None = None
+
+
+def import_object(path: str) -> Any:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class EventLog:
+    """Numbers, stores and announces one generation's events (the engine's EventSink)."""
+
+    def __init__(self, services: Services, generation_id: str, start_seq: int = 0):
+        self._services = services
+        self.generation_id = generation_id
+        self.seq = start_seq
+
+    async def emit(self, type: str, data: dict[str, Any]) -> None:
+        self.seq += 1
+        redacted = self._services.redact_obj(self.generation_id, data)
+        await self._services.store.add_events(self.generation_id, [(self.seq, type, redacted, time.time())])
+        self._services.notify(self.generation_id)
+
+
+@dataclass
+class Running:
+    task: asyncio.Task[None]
+    cancel: asyncio.Event
+    kernel_id: str | None
+    log: EventLog
+
+
+class Services:
+    def __init__(
+        self,
+        config: ServicesConfig,
+        store: Store | None = None,
+        *,
+        kernel_manager: Any = None,
+        log: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+    ):
+        self.config = config
+        self.log = log or logging.getLogger("cookbook_ext")
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        sync_store = store or Store(config.db_url or f"sqlite:///{config.data_dir / 'cookbook.db'}")
+        self.store = AsyncStore(sync_store)
+        key = config.secrets_key or os.environ.get("COOKBOOK_SECRETS_KEY", "").encode() or None
+        self.secrets = Secrets(sync_store, key or load_or_create_key(config.data_dir / "secrets.key"))
+        self.kernel_manager = kernel_manager
+        self._running: dict[str, Running] = {}
+        self._kernel_owner: dict[str, str] = {}
+        self._signals: dict[str, asyncio.Event] = {}
+        self._redactors: dict[str, Callable[[str], str]] = {}
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def to_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, partial(fn, *args, **kwargs))
+
+    def mark_interrupted(self) -> list[str]:
+        return self.store.sync.mark_interrupted(
+            "The server stopped while this generation ran; its validated cells are kept."
+        )
+
+    async def shutdown(self) -> None:
+        for gen_id, run in list(self._running.items()):
+            run.cancel.set()
+            run.task.cancel()
+            await asyncio.gather(run.task, return_exceptions=True)
+            await self.store.update_generation(
+                gen_id,
+                status="interrupted",
+                message="The server stopped during this generation.",
+                finished_at=time.time(),
+            )
+        self.store.close()
+
+    def secret(self, owner: str, name: str) -> str | None:
+        return self.secrets.resolve(owner, name)
+
+    # -- status ---------------------------------------------------------------------------------
+
+    async def status(self, owner: str) -> dict[str, Any]:
+        providers = []
+        keys: dict[str, bool] = {}
+        for name in self.config.allowed_providers:
+            env = PROVIDER_KEYS.get(name)
+            configured = True if env is None else bool(await self.to_thread(self.secret, owner, env))
+            keys[name] = configured
+            providers.append(
+                {
+                    "name": name,
+                    "available": configured or name == "openai" and bool(self.config.openai_base_url),
+                    "configured": configured,
+                    "default_model": {
+                        "anthropic": self.config.anthropic_model,
+                        "openai": self.config.openai_model,
+                    }.get(name),
+                }
+            )
+        return {
+            "version": __version__,
+            "providers": providers,
+            "default_provider": self.default_provider(keys),
+            "api_key_configured": keys.get("anthropic", False) or keys.get("openai", False),
+        }
+
+    def default_provider(self, keys: dict[str, bool]) -> str:
+        if self.config.default_provider:
+            return self.config.default_provider
+        for name in ("anthropic", "openai"):
+            if keys.get(name) and name in self.config.allowed_providers:
+                return name
+        return "offline"
+
+    # -- ingestion ------------------------------------------------------------------------------
+
+    def ingest_options(self, owner: str, budget: int | None = None) -> Any:
+        from .ingest import IngestOptions
+
+        return IngestOptions(
+            root_dir=self.config.root_dir,
+            cache_dir=self.config.data_dir / "cache",
+            github_url=self.config.github_url,
+            github_api_url=self.config.github_api_url,
+            allowed_hosts=self.config.allowed_hosts,
+            github_token=self.secret(owner, "GITHUB_TOKEN"),
+            max_repo_mb=self.config.max_repo_mb,
+            max_files=self.config.max_files,
+            clone_timeout=self.config.clone_timeout,
+            budget_tokens=budget or self.config.context_budget,
+        )
+
+    def _ingest_sync(self, owner: str, source: str, ref: str | None) -> dict[str, Any]:
+        from .ingest import ingest, parse_source
+
+        options = self.ingest_options(owner)
+        parse_source(source, ref, options)  # fast, clear 4xx before any I/O
+        result = ingest(source, ref=ref, options=options).to_dict()
+        return self.store.sync.save_repo(result)
+
+    async def ingest(self, owner: str, source: str, ref: str | None = None) -> dict[str, Any]:
+        return await self.to_thread(self._ingest_sync, owner, source, ref)
+
+    async def list_repos(self) -> list[dict[str, Any]]:
+        return [repo_summary(r) for r in await self.store.list_repos()]
+
+    async def get_repo(self, repo_id: str) -> dict[str, Any]:
+        return await self.store.get_repo(repo_id)
+
+    async def repo_file(self, repo_id: str, path: str) -> dict[str, Any]:
+        from .ingest.files import read_repo_file
+
+        repo = await self.store.get_repo(repo_id)
+        return await self.to_thread(read_repo_file, Path(repo["checkout"]), path)
+
+    # -- Hugging Face ---------------------------------------------------------------------------
+
+    def hub(self, owner: str) -> Any:
+        from .hub import HubClient
+
+        return HubClient(
+            endpoint=self.config.hf_endpoint,
+            token=self.secret(owner, "HF_TOKEN"),
+            cache=_StoreCache(self.store.sync),
+            ttl=self.config.hf_cache_ttl,
+        )
+
+    async def model_info(self, owner: str, model_id: str) -> dict[str, Any]:
+        from .hub import validate_model_id
+
+        validate_model_id(model_id)
+        return await self.to_thread(lambda: self.hub(owner).model_info(model_id))
+
+    async def search_models(
+        self, owner: str, query: str, task: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        return await self.to_thread(lambda: self.hub(owner).search(query, task=task, limit=limit))
+
+    # -- generations ----------------------------------------------------------------------------
+
+    def make_provider(self, owner: str, name: str, model: str | None) -> Any:
+        if name not in self.config.allowed_providers:
+            choices = ", ".join(self.config.allowed_providers)
+            raise BadRequest(f"Unknown or disallowed provider {name!r}; choose one of {choices}.")
+        cls = import_object(self.config.provider_classes[name])
+        if name == "offline":
+            return cls()
+        key_name = PROVIDER_KEYS[name]
+        assert key_name is not None
+        key = self.secret(owner, key_name)
+        if name == "anthropic":
+            if not key:
+                raise BadRequest(
+                    "No Anthropic API key is configured: add ANTHROPIC_API_KEY in Cookbook's secrets, "
+                    "or choose the offline provider."
+                )
+            return cls(
+                api_key=key,
+                model=model or self.config.anthropic_model,
+                base_url=self.config.anthropic_base_url,
+            )
+        if not key and not self.config.openai_base_url:
+            raise BadRequest(
+                "No OpenAI API key is configured: add OPENAI_API_KEY in Cookbook's secrets, "
+                "or configure a local OpenAI-compatible endpoint."
+            )
+        return cls(
+            api_key=key or "not-needed",
+            model=model or self.config.openai_model,
+            base_url=self.config.openai_base_url,
+        )
+
+    def budgets(self) -> Any:
+        from .agent.loop import Budgets
+
+        c = self.config
+        return Budgets(
+            max_turns=c.max_turns,
+            max_tokens=c.max_tokens,
+            max_seconds=c.max_seconds,
+            max_cost_usd=c.max_cost_usd,
+            cell_timeout=c.cell_timeout,
+            output_chars=c.output_chars,
+        )
+
+    def redact_obj(self, generation_id: str, obj: Any) -> Any:
+        redact = self._redactors.get(generation_id)
+        if redact is None:
+            return obj
+        return _map_strings(obj, redact)
+
+    def _make_redactor(self, owner: str) -> Callable[[str], str]:
+        from .redact import mask_credentials, mask_values
+
+        values = [v for v in self.secrets.values(owner) if len(v) >= 6]
+        for name in PROVIDER_KEYS.values():
+            if name and os.environ.get(name) and len(os.environ[name]) >= 6:
+                values.append(os.environ[name])
+
+        def redact(text: str) -> str:
+            return mask_credentials(mask_values(text, values))[0]
+
+        return redact
+
+    async def start_generation(self, owner: str, body: GenerationCreate) -> dict[str, Any]:
+        if len(body.prompt) > self.config.max_prompt_chars:
+            from .errors import TooLarge
+
+            raise TooLarge(
+                f"The prompt is longer than {self.config.max_prompt_chars} characters; shorten it."
+            )
+        from .recipes import get_recipe
+
+        get_recipe(body.template)  # NotFound/BadRequest for an unknown template
+        if body.hf_model_id:
+            from .hub import validate_model_id
+
+            validate_model_id(body.hf_model_id)
+        repo = await self.store.get_repo(body.repo_id) if body.repo_id else None
+        if body.source:
+            from .ingest import parse_source
+
+            await self.to_thread(parse_source, body.source, body.ref, self.ingest_options(owner))
+        status = await self.status(owner)
+        provider_name = body.provider or status["default_provider"]
+        provider = await self.to_thread(self.make_provider, owner, provider_name, body.model)
+        if body.kernel_id is not None:
+            if self.kernel_manager is None or body.kernel_id not in self.kernel_manager:
+                raise NotFound(
+                    f"No running kernel with id {body.kernel_id}; open the notebook and start its kernel."
+                )
+            owner_gen = self._kernel_owner.get(body.kernel_id)
+            if owner_gen is not None:
+                raise Conflict(
+                    "A generation is already running in this notebook's kernel; wait for it or cancel it.",
+                    details={"generation_id": owner_gen},
+                )
+        request = body.model_dump(exclude_none=True)
+        gen_id = new_id()
+        self._redactors[gen_id] = await self.to_thread(self._make_redactor, owner)
+        record = await self.store.create_generation(
+            generation_id=gen_id,
+            request=request,
+            provider=provider_name,
+            model=getattr(provider, "model", None),
+            repo_id=repo["id"] if repo else None,
+            kernel_id=body.kernel_id,
+        )
+        cancel = asyncio.Event()
+        log = EventLog(self, gen_id)
+        if body.kernel_id:
+            self._kernel_owner[body.kernel_id] = gen_id
+        task = asyncio.create_task(self._run(owner, gen_id, body, repo, provider, cancel, log))
+        self._running[gen_id] = Running(task=task, cancel=cancel, kernel_id=body.kernel_id, log=log)
+        return record
+
+    async def _run(
+        self,
+        owner: str,
+        gen_id: str,
+        body: GenerationCreate,
+        repo: dict[str, Any] | None,
+        provider: Any,
+        cancel: asyncio.Event,
+        log: EventLog,
+    ) -> None:
+        from .agent.loop import GenerationRequest, run_generation
+        from .kernel import KernelExecutor
+
+        kernel_id = body.kernel_id
+        own_kernel = False
+        status, message, usage, provenance = "failed", None, {}, {}
+        try:
+            if repo is None and body.source:
+                await log.emit("status", {"phase": "ingest", "message": f"Reading {body.source}"})
+                repo = await self.ingest(owner, body.source, body.ref)
+                await self.store.update_generation(gen_id, provenance={"repo_id": repo["id"]})
+            model = None
+            if body.hf_model_id:
+                await log.emit(
+                    "status", {"phase": "model", "message": f"Fetching {body.hf_model_id} from the Hub"}
+                )
+                try:
+                    model = await self.model_info(owner, body.hf_model_id)
+                except CookbookError as err:
+                    await log.emit("warning", {"message": f"Model metadata unavailable: {err.message}"})
+            if kernel_id is None:
+                await log.emit("status", {"phase": "kernel", "message": "Starting a kernel"})
+                kernel_id = await self.kernel_manager.start_kernel(kernel_name="python3")
+                own_kernel = True
+            km = self.kernel_manager.get_kernel(kernel_id)
+            executor = KernelExecutor(km, cell_timeout=self.config.cell_timeout)
+            secret_names = [str(s["name"]) for s in await self.store.list_secrets(owner)]
+            request = GenerationRequest(
+                prompt=body.prompt,
+                template=body.template,
+                topic=body.topic,
+                complexity=body.complexity,
+                hf_model_id=body.hf_model_id,
+            )
+            try:
+                outcome = await run_generation(
+                    generation_id=gen_id,
+                    request=request,
+                    repo=repo,
+                    model=model,
+                    provider=provider,
+                    executor=executor,
+                    sink=log,
+                    budgets=self.budgets(),
+                    cancel=cancel,
+                    secret_names=secret_names,
+                    redact=self._redactors[gen_id],
+                )
+            finally:
+                await executor.close()
+                await provider.aclose()
+            status, message = outcome.status, outcome.message
+            usage = _usage_dict(outcome.usage, outcome.turns)
+            provenance = {
+                "repo": {
+                    "url": (repo or {}).get("url"),
+                    "commit": (repo or {}).get("commit"),
+                    "source": (repo or {}).get("source"),
+                },
+                "hf": {"id": (model or {}).get("id"), "sha": (model or {}).get("sha")},
+                "provider": getattr(provider, "name", None),
+                "model": getattr(provider, "model", None),
+            }
+        except asyncio.CancelledError:
+            status, message = "interrupted", "The server stopped during this generation."
+            raise
+        except CookbookError as err:
+            status, message = "failed", err.message
+            await log.emit("failed", {"code": err.code, "message": err.message})
+        except Exception:  # a bug must not take the server down or lose the history
+            self.log.exception("Cookbook generation %s crashed", gen_id)
+            status, message = "failed", "The generation stopped on an internal error; see the server log."
+            await log.emit("failed", {"code": "internal_error", "message": message})
+        finally:
+            self._running.pop(gen_id, None)
+            if body.kernel_id:
+                self._kernel_owner.pop(body.kernel_id, None)
+            if status != "interrupted":
+                await self.store.update_generation(
+                    gen_id,
+                    status=status,
+                    message=message,
+                    usage=usage,
+                    finished_at=time.time(),
+                    provenance=provenance,
+                )
+            if own_kernel and kernel_id is not None:
+                try:
+                    await self.kernel_manager.shutdown_kernel(kernel_id)
+                except Exception:  # the kernel may be gone already
+                    self.log.debug("kernel %s already gone", kernel_id)
+            self._redactors.pop(gen_id, None)
+            self.notify(gen_id)
+
+    async def cancel_generation(self, gen_id: str) -> dict[str, Any]:
+        record = await self.store.get_generation(gen_id)
+        run = self._running.get(gen_id)
+        if run is not None:
+            run.cancel.set()
+        return {"id": gen_id, "status": "cancelling" if run else record["status"]}
+
+    async def get_generation(self, gen_id: str) -> dict[str, Any]:
+        record = await self.store.get_generation(gen_id)
+        record["cells"] = await self.validated_cells(gen_id)
+        record["last_seq"] = await self.store.last_seq(gen_id)
+        return record
+
+    async def list_generations(self) -> list[dict[str, Any]]:
+        return await self.store.list_generations()
+
+    async def validated_cells(self, gen_id: str) -> list[dict[str, Any]]:
+        events = await self.store.events_of_types(gen_id, ("cell_validated", "cell_invalidated"))
+        cells: dict[str, tuple[int, dict[str, Any]]] = {}
+        for ev in events:
+            cell_id = ev["data"].get("cell_id")
+            if ev["type"] == "cell_invalidated":
+                cells.pop(cell_id, None)
+            else:
+                first = cells.get(cell_id, (ev["seq"], {}))[0]
+                cells[cell_id] = (first, ev["data"]["cell"])
+        return [cell for _, cell in sorted(cells.values(), key=lambda item: item[0])]
+
+    async def notebook(self, gen_id: str) -> tuple[str, bytes]:
+        from .notebook import build_notebook, notebook_bytes
+
+        record = await self.store.get_generation(gen_id)
+        cells = await self.validated_cells(gen_id)
+        provenance = {
+            "generation_id": gen_id,
+            "recipe": {k: record["request"].get(k) for k in ("prompt", "template", "topic", "complexity")},
+            "provider": record["provider"],
+            "model": record["model"],
+            "usage": record["usage"],
+            "status": record["status"],
+            **{k: v for k, v in (record.get("provenance") or {}).items() if k in ("repo", "hf")},
+        }
+        nb = build_notebook(cells, provenance=provenance)
+        name = f"cookbook-{gen_id[:8]}.ipynb"
+        return name, notebook_bytes(nb)
+
+    # -- event stream ---------------------------------------------------------------------------
+
+    def notify(self, gen_id: str) -> None:
+        signal = self._signals.pop(gen_id, None)
+        if signal is not None:
+            signal.set()
+
+    async def wait_events(self, gen_id: str, after: int, timeout: float) -> dict[str, Any]:
+        await self.store.get_generation(gen_id)  # 404 for an unknown id
+        deadline = time.monotonic() + timeout
+        while True:
+            # Take the signal before reading so an event stored in between still wakes us.
+            signal = self._signals.setdefault(gen_id, asyncio.Event())
+            running = gen_id in self._running
+            events = await self.store.events_after(gen_id, after, limit=EVENTS_PAGE)
+            if events or not running:
+                # Events are stored before the task ends, so a finished task with nothing more
+                # to read means the stream is complete.
+                return {"events": events, "done": not running and len(events) < EVENTS_PAGE}
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return {"events": [], "done": False}
+            try:
+                await asyncio.wait_for(signal.wait(), timeout=remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    # -- secrets --------------------------------------------------------------------------------
+
+    async def put_secret(self, owner: str, name: str, value: str) -> dict[str, Any]:
+        return await self.to_thread(self.secrets.put, owner, name, value)
+
+    async def list_secrets(self, owner: str) -> list[dict[str, Any]]:
+        return await self.to_thread(self.secrets.list, owner)
+
+    async def delete_secret(self, owner: str, name: str) -> None:
+        await self.to_thread(self.secrets.delete, owner, name)
+
+
+class _StoreCache:
+    """hub.ModelCache over the store."""
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    def get(self, key: str) -> tuple[dict[str, Any], float] | None:
+        return self._store.cache_get(key)
+
+    def put(self, key: str, data: dict[str, Any]) -> None:
+        self._store.cache_put(key, data)
+
+
+def _map_strings(obj: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(obj, str):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: _map_strings(v, fn) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_map_strings(v, fn) for v in obj]
+    return obj
+
+
+def _usage_dict(usage: Any, turns: int) -> dict[str, Any]:
+    fields = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")
+    out = {f: getattr(usage, f, 0) for f in fields}
+    out["turns"] = turns
+    return out
+
+
+def repo_summary(repo: dict[str, Any]) -> dict[str, Any]:
+    """What lists and the panel need: the ingestion result without the bulky parts."""
+    keep = (
+        "id",
+        "source",
+        "kind",
+        "url",
+        "owner",
+        "repo",
+        "ref",
+        "commit",
+        "name",
+        "metadata",
+        "stats",
+        "dependencies",
+        "license",
+        "hf_ids",
+        "warnings",
+        "created_at",
+        "updated_at",
+    )
+    out = {k: repo.get(k) for k in keep}
+    out["examples"] = [{k: e.get(k) for k in ("path", "title", "kind")} for e in repo.get("examples", [])]
+    out["readmes"] = [{"path": r.get("path")} for r in repo.get("readmes", [])]
+    out["notebooks"] = [{"path": n.get("path")} for n in repo.get("notebooks", [])]
+    out["files_count"] = len(repo.get("files", []))
+    ctx = repo.get("context") or {}
+    out["context"] = {k: ctx.get(k) for k in ("total_tokens", "budget", "sections")}
+    return out

@@ -1,0 +1,309 @@
+"""The Cookbook store: repositories, the Hub cache, generations and their events, secrets.
+
+SQLAlchemy over embedded SQLite by default (any database URL for shared deployments), with the
+schema managed by Alembic migrations that run on start. Every method is blocking; async callers
+go through `AsyncStore`, which runs them on one worker thread so writes keep their order and the
+event loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import NotFound
+from .models import Event, Generation, ModelCacheEntry, Repo, Secret
+
+T = TypeVar("T")
+
+TERMINAL_STATUSES = frozenset({"finished", "failed", "cancelled", "interrupted"})
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets the event stream read while a generation writes; busy_timeout rides out short locks.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (a no-op when it is already there)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _repo_summary(row: Repo) -> dict[str, Any]:
+    return {"id": row.id, "created_at": row.created_at, "updated_at": row.updated_at, **row.result}
+
+
+class Store:
+    """Blocking data access. One instance per server; thread-safe (a session per call)."""
+
+    def __init__(self, url: str, *, run_migrations: bool = True):
+        self.url = url
+        self.engine = make_engine(url)
+        if run_migrations:
+            migrate(self.engine)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _tx(self) -> Session:
+        return self._session.begin()  # type: ignore[return-value]
+
+    # -- repositories ---------------------------------------------------------------------------
+
+    def save_repo(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Insert or refresh an ingested repository, keyed by source location and commit."""
+        where = result.get("url") or result.get("checkout") or result.get("source")
+        key = f"{result.get('kind')}:{where}@{result.get('commit') or ''}"
+        now = time.time()
+        with self._session.begin() as s:
+            row = s.scalar(select(Repo).where(Repo.key == key))
+            if row is None:
+                row = Repo(id=new_id(), key=key, created_at=now)
+                s.add(row)
+            row.source = str(result.get("source", ""))
+            row.kind = str(result.get("kind", ""))
+            row.url = result.get("url")
+            row.ref = result.get("ref")
+            row.commit = result.get("commit")
+            row.name = str(result.get("name", ""))[:512]
+            row.checkout = str(result.get("checkout", ""))
+            row.result = result
+            row.updated_at = now
+            s.flush()
+            return _repo_summary(row)
+
+    def get_repo(self, repo_id: str) -> dict[str, Any]:
+        with self._session() as s:
+            row = s.get(Repo, repo_id)
+            if row is None:
+                raise NotFound(f"No ingested repository with id {repo_id!r}.")
+            return _repo_summary(row)
+
+    def list_repos(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._session() as s:
+            rows = s.scalars(select(Repo).order_by(Repo.updated_at.desc()).limit(limit)).all()
+            return [_repo_summary(r) for r in rows]
+
+    # -- Hugging Face cache (hub.ModelCache protocol) --------------------------------------------
+
+    def cache_get(self, key: str) -> tuple[dict[str, Any], float] | None:
+        with self._session() as s:
+            row = s.get(ModelCacheEntry, key)
+            return None if row is None else (row.data, row.fetched_at)
+
+    def cache_put(self, key: str, data: dict[str, Any]) -> None:
+        with self._session.begin() as s:
+            row = s.get(ModelCacheEntry, key)
+            if row is None:
+                s.add(ModelCacheEntry(key=key, data=data, fetched_at=time.time()))
+            else:
+                row.data = data
+                row.fetched_at = time.time()
+
+    # -- generations ----------------------------------------------------------------------------
+
+    def create_generation(
+        self,
+        *,
+        request: dict[str, Any],
+        provider: str,
+        model: str | None,
+        repo_id: str | None,
+        kernel_id: str | None,
+        provenance: dict[str, Any] | None = None,
+        generation_id: str | None = None,
+    ) -> dict[str, Any]:
+        row = Generation(
+            id=generation_id or new_id(),
+            status="running",
+            request=request,
+            repo_id=repo_id,
+            kernel_id=kernel_id,
+            provider=provider,
+            model=model,
+            usage={},
+            message=None,
+            provenance=provenance or {},
+            created_at=time.time(),
+            finished_at=None,
+        )
+        with self._session.begin() as s:
+            s.add(row)
+        return self._generation_dict(row)
+
+    @staticmethod
+    def _generation_dict(row: Generation) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "status": row.status,
+            "request": row.request,
+            "repo_id": row.repo_id,
+            "kernel_id": row.kernel_id,
+            "provider": row.provider,
+            "model": row.model,
+            "usage": row.usage or {},
+            "message": row.message,
+            "provenance": row.provenance or {},
+            "created_at": row.created_at,
+            "finished_at": row.finished_at,
+        }
+
+    def get_generation(self, generation_id: str) -> dict[str, Any]:
+        with self._session() as s:
+            row = s.get(Generation, generation_id)
+            if row is None:
+                raise NotFound(f"No generation with id {generation_id!r}.")
+            return self._generation_dict(row)
+
+    def list_generations(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._session() as s:
+            rows = s.scalars(select(Generation).order_by(Generation.created_at.desc()).limit(limit)).all()
+            return [self._generation_dict(r) for r in rows]
+
+    def update_generation(self, generation_id: str, **fields: Any) -> None:
+        allowed = {"status", "usage", "message", "finished_at", "provenance", "model"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        with self._session.begin() as s:
+            s.execute(update(Generation).where(Generation.id == generation_id).values(**fields))
+
+    def mark_interrupted(self, message: str) -> list[str]:
+        """On start: generations left running by a previous server process did not finish."""
+        with self._session.begin() as s:
+            ids = list(s.scalars(select(Generation.id).where(Generation.status == "running")))
+            if ids:
+                s.execute(
+                    update(Generation)
+                    .where(Generation.id.in_(ids))
+                    .values(status="interrupted", message=message, finished_at=time.time())
+                )
+            return ids
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def add_events(
+        self, generation_id: str, events: Iterable[tuple[int, str, dict[str, Any], float]]
+    ) -> None:
+        with self._session.begin() as s:
+            s.add_all(
+                Event(generation_id=generation_id, seq=seq, type=type_, data=data, ts=ts)
+                for seq, type_, data, ts in events
+            )
+
+    def last_seq(self, generation_id: str) -> int:
+        with self._session() as s:
+            value = s.scalar(select(func.max(Event.seq)).where(Event.generation_id == generation_id))
+            return int(value or 0)
+
+    def events_after(self, generation_id: str, after: int, limit: int = 1000) -> list[dict[str, Any]]:
+        with self._session() as s:
+            rows = s.scalars(
+                select(Event)
+                .where(Event.generation_id == generation_id, Event.seq > after)
+                .order_by(Event.seq)
+                .limit(limit)
+            ).all()
+            return [{"seq": r.seq, "type": r.type, "data": r.data, "ts": r.ts} for r in rows]
+
+    def events_of_types(self, generation_id: str, types: Iterable[str]) -> list[dict[str, Any]]:
+        with self._session() as s:
+            rows = s.scalars(
+                select(Event)
+                .where(Event.generation_id == generation_id, Event.type.in_(list(types)))
+                .order_by(Event.seq)
+            ).all()
+            return [{"seq": r.seq, "type": r.type, "data": r.data, "ts": r.ts} for r in rows]
+
+    # -- secrets (ciphertext only; encryption lives in secrets.py) -------------------------------
+
+    def put_secret(self, owner: str, name: str, ciphertext: bytes, hint: str) -> None:
+        with self._session.begin() as s:
+            row = s.get(Secret, (owner, name))
+            if row is None:
+                s.add(
+                    Secret(owner=owner, name=name, ciphertext=ciphertext, hint=hint, updated_at=time.time())
+                )
+            else:
+                row.ciphertext = ciphertext
+                row.hint = hint
+                row.updated_at = time.time()
+
+    def get_secret(self, owner: str, name: str) -> bytes | None:
+        with self._session() as s:
+            row = s.get(Secret, (owner, name))
+            return None if row is None else row.ciphertext
+
+    def list_secrets(self, owner: str) -> list[dict[str, Any]]:
+        with self._session() as s:
+            rows = s.scalars(select(Secret).where(Secret.owner == owner).order_by(Secret.name)).all()
+            return [{"name": r.name, "hint": r.hint, "updated_at": r.updated_at} for r in rows]
+
+    def delete_secret(self, owner: str, name: str) -> bool:
+        with self._session.begin() as s:
+            res = s.execute(delete(Secret).where(Secret.owner == owner, Secret.name == name))
+            return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+class AsyncStore:
+    """Runs `Store` methods on a dedicated worker thread: ordered writes, a free event loop."""
+
+    def __init__(self, store: Store):
+        self.sync = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cookbook-store")
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        fn = getattr(self.sync, name)
+        if not callable(fn):
+            raise AttributeError(name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await self.run(fn, *args, **kwargs)
+
+        return call
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.sync.close()

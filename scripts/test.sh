@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install what the tests need and run every test: TypeScript (jest), browser (Galata on Debian's
+# Chromium), then Python (pytest). Works on a fresh machine with Python 3.10+, Node 20 and npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing Chromium (Debian) for the browser tests"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+echo "== Python environment"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+export PATH="$ROOT/.venv/bin:$PATH"
+python -m pip install -q --upgrade pip
+# The editable install runs `npm install` and the front-end build through hatch-jupyter-builder.
+python -m pip install -q -e ".[test]"
+jupyter labextension develop --overwrite . >/dev/null
+jupyter server extension enable cookbook_ext --sys-prefix >/dev/null
+
+echo "== lint"
+ruff check cookbook_ext tests bench
+
+echo "== TypeScript (jest)"
+npm test --silent
+
+echo "== browser (Galata)"
+(cd ui-tests && npm install --no-audit --no-fund --loglevel=error && npx playwright test --grep-invert @bench)
+
+echo "== Python (pytest)"
+python -m pytest "$@"

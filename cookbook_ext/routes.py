@@ -34,8 +34,9 @@ class CookbookHandler(APIHandler):
 
     @property
     def owner(self) -> str:
-        user = self.current_user
-        return str(getattr(user, "username", None) or "default")
+        # A Jupyter server belongs to one person (on a hub, one server per user); its request
+        # identities can be per-browser anonymous names, so data is keyed by the server's owner.
+        return self.services.owner
 
     def body(self, model: type[M]) -> M:
         raw = self.request.body or b""

@@ -8,6 +8,7 @@ before any client can read it, so a reader can always resume from the last seque
 from __future__ import annotations
 
 import asyncio
+import getpass
 import importlib
 import logging
 import os
@@ -110,6 +111,7 @@ class Services:
         key = config.secrets_key or os.environ.get("COOKBOOK_SECRETS_KEY", "").encode() or None
         self.secrets = Secrets(sync_store, key or load_or_create_key(config.data_dir / "secrets.key"))
         self.kernel_manager = kernel_manager
+        self.owner = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
         self._running: dict[str, Running] = {}
         self._kernel_owner: dict[str, str] = {}
         self._signals: dict[str, asyncio.Event] = {}

@@ -72,7 +72,7 @@ class CookbookApp(ExtensionApp):
         config=True,
         help="Provider implementations by name (dotted paths), to swap or add one.",
     )
-    anthropic_model = Unicode("claude-sonnet-4-5", config=True, help="Default Anthropic model.")
+    anthropic_model = Unicode("claude-sonnet-5-5", config=True, help="Default Anthropic model.")
     anthropic_base_url = Unicode("", config=True, help="Anthropic API base URL (empty: the SDK's default).")
     openai_model = Unicode("gpt-4o-mini", config=True, help="Default OpenAI-compatible model.")
     openai_base_url = Unicode("", config=True, help="OpenAI-compatible base URL (vLLM, Ollama, ...).")

@@ -52,7 +52,7 @@ class ServicesConfig:
             "offline": "cookbook_ext.agent.providers.offline.OfflineProvider",
         }
     )
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-5-5"
     anthropic_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_base_url: str | None = None

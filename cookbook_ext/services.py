@@ -481,16 +481,22 @@ class Services:
         return await self.store.list_generations()
 
     async def validated_cells(self, gen_id: str) -> list[dict[str, Any]]:
+        """The notebook's cells as the events built them: each `cell_validated` puts its cell at
+        `index` among the validated ones (replacing an earlier version), `cell_invalidated` drops it.
+        The same replay the front end does, so the download and the live notebook agree."""
         events = await self.store.events_of_types(gen_id, ("cell_validated", "cell_invalidated"))
-        cells: dict[str, tuple[int, dict[str, Any]]] = {}
+        order: list[str] = []
+        cells: dict[str, dict[str, Any]] = {}
         for ev in events:
             cell_id = ev["data"].get("cell_id")
-            if ev["type"] == "cell_invalidated":
-                cells.pop(cell_id, None)
-            else:
-                first = cells.get(cell_id, (ev["seq"], {}))[0]
-                cells[cell_id] = (first, ev["data"]["cell"])
-        return [cell for _, cell in sorted(cells.values(), key=lambda item: item[0])]
+            if cell_id in cells:
+                order.remove(cell_id)
+                del cells[cell_id]
+            if ev["type"] == "cell_validated":
+                index = ev["data"].get("index")
+                order.insert(index if isinstance(index, int) else len(order), cell_id)
+                cells[cell_id] = ev["data"]["cell"]
+        return [cells[c] for c in order]
 
     async def notebook(self, gen_id: str) -> tuple[str, bytes]:
         from .notebook import build_notebook, notebook_bytes

@@ -9,7 +9,9 @@ VALUE = "sk-ant-api03-" + "x" * 40
 
 
 async def test_saved_secret_is_listed_without_its_value(jp_fetch):
-    resp = await jp_fetch("cookbook", "secrets", "ANTHROPIC_API_KEY", method="PUT", body=json.dumps({"value": VALUE}))
+    resp = await jp_fetch(
+        "cookbook", "secrets", "ANTHROPIC_API_KEY", method="PUT", body=json.dumps({"value": VALUE})
+    )
     assert resp.code == 200 and VALUE not in resp.body.decode()
     listing = await jp_fetch("cookbook", "secrets")
     assert VALUE not in listing.body.decode()
@@ -17,7 +19,9 @@ async def test_saved_secret_is_listed_without_its_value(jp_fetch):
 
 
 async def test_a_stored_anthropic_key_makes_anthropic_the_default(jp_fetch):
-    await jp_fetch("cookbook", "secrets", "ANTHROPIC_API_KEY", method="PUT", body=json.dumps({"value": VALUE}))
+    await jp_fetch(
+        "cookbook", "secrets", "ANTHROPIC_API_KEY", method="PUT", body=json.dumps({"value": VALUE})
+    )
     status = json.loads((await jp_fetch("cookbook", "status")).body)
     assert status["default_provider"] == "anthropic" and status["api_key_configured"] is True
     assert VALUE not in json.dumps(status)

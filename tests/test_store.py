@@ -46,7 +46,9 @@ def test_events_come_back_in_sequence_after_a_given_number(tmp_path):
 
 def test_running_generations_are_marked_interrupted_on_start(tmp_path):
     store = _store(tmp_path)
-    running = store.create_generation(request={}, provider="offline", model=None, repo_id=None, kernel_id=None)
+    running = store.create_generation(
+        request={}, provider="offline", model=None, repo_id=None, kernel_id=None
+    )
     done = store.create_generation(request={}, provider="offline", model=None, repo_id=None, kernel_id=None)
     store.update_generation(done["id"], status="finished")
     assert store.mark_interrupted("restarted") == [running["id"]]

@@ -1,0 +1,304 @@
+"""The generation loop: ask the model for tool calls, run them, feed the results back, until done.
+
+`run_generation` never raises for model, kernel or tool failures: it emits exactly one terminal
+event (`finished`, `failed` or `cancelled`) and returns the outcome with the cells validated so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+from nbformat import NotebookNode
+
+from ..errors import CookbookError
+from ..notebook import build_notebook
+from .prompt import build_opening_message, build_system_prompt
+from .providers.base import Message, ModelTurn, Provider, ProviderError, Usage
+from .tools import TOOL_SPECS, Workspace
+
+if TYPE_CHECKING:
+    from ..kernel import KernelExecutor
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass
+class GenerationRequest:
+    prompt: str
+    template: str = "quickstart"
+    topic: str | None = None
+    complexity: str = "basic"  # basic | intermediate | advanced
+    hf_model_id: str | None = None
+    data_path: str | None = None  # use_my_data: the user's file or folder (the topic works too)
+    compare_with: str | None = None  # ab_arena: a second model id or a setting
+
+
+@dataclass
+class Budgets:
+    max_turns: int = 40
+    max_tokens: int = 2_000_000
+    max_seconds: float = 1800
+    max_cost_usd: float = 5.0
+    cell_timeout: float = 120
+    output_chars: int = 4000  # what goes back to the model per tool result
+    max_cells: int = 60
+
+
+class EventSink(Protocol):
+    async def emit(self, type: str, data: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class GenerationOutcome:
+    status: Literal["finished", "failed", "cancelled"]
+    cells: list[dict[str, Any]]
+    notebook: NotebookNode
+    usage: Usage
+    turns: int
+    message: str | None = None
+
+
+class _Stop(Exception):
+    """Ends the loop with a terminal event."""
+
+    def __init__(self, status: Literal["failed", "cancelled"], message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+_CANCELLED = "The generation was cancelled."
+
+
+async def run_generation(
+    *,
+    generation_id: str,
+    request: GenerationRequest,
+    repo: dict[str, Any] | None,
+    model: dict[str, Any] | None,
+    provider: Provider,
+    executor: KernelExecutor,
+    sink: EventSink,
+    budgets: Budgets,
+    cancel: asyncio.Event,
+    secret_names: Sequence[str] = (),
+    redact: Callable[[str], str] = lambda s: s,
+) -> GenerationOutcome:
+    """Run one generation to its end. See the module docstring for the guarantees."""
+    started = time.monotonic()
+    checkout = (repo or {}).get("checkout")
+    workspace = Workspace(
+        generation_id=generation_id,
+        executor=executor,
+        sink=sink,
+        budgets=budgets,
+        cancel=cancel,
+        redact=redact,
+        repo_root=Path(checkout) if checkout else None,
+        deadline=started + budgets.max_seconds,
+    )
+    usage = Usage()
+    turns = 0
+    status: Literal["finished", "failed", "cancelled"] = "finished"
+    message: str | None = None
+
+    def outcome() -> GenerationOutcome:
+        cells = workspace.validated_cells()
+        provenance = {
+            "generation_id": generation_id,
+            "recipe": {
+                "prompt": request.prompt,
+                "template": request.template,
+                "topic": request.topic,
+                "complexity": request.complexity,
+            },
+            "repo": {"url": (repo or {}).get("url"), "commit": (repo or {}).get("commit")},
+            "hf": {"id": (model or {}).get("id") or request.hf_model_id, "sha": (model or {}).get("sha")},
+            "provider": provider.name,
+            "model": provider.model,
+            "usage": {**usage.to_dict(), "turns": turns},
+        }
+        return GenerationOutcome(
+            status=status,
+            cells=cells,
+            notebook=build_notebook(cells, provenance=provenance),
+            usage=usage,
+            turns=turns,
+            message=message,
+        )
+
+    await sink.emit(
+        "started",
+        {
+            "generation_id": generation_id,
+            "request": {k: v for k, v in vars(request).items() if v is not None},
+            "provider": provider.name,
+            "model": provider.model,
+        },
+    )
+    try:
+        system = build_system_prompt(
+            request=request, repo=repo, model=model, budgets=budgets, secret_names=secret_names
+        )
+        messages: list[Message] = [build_opening_message(request, repo)]
+        provider.prepare(request=request, repo=repo, model=model)
+        while True:
+            if cancel.is_set():
+                raise _Stop("cancelled", _CANCELLED)
+            _check_budgets(budgets, usage, turns, started)
+            await sink.emit(
+                "status", {"phase": "model", "message": f"Waiting for the model (turn {turns + 1})"}
+            )
+            turn: ModelTurn = await _unless_cancelled(
+                provider.next_turn(system=system, messages=messages, tools=TOOL_SPECS, cancel=cancel),
+                cancel,
+                timeout=workspace.deadline - time.monotonic(),
+            )
+            turns += 1
+            usage = usage + turn.usage
+            await sink.emit("usage", {**usage.to_dict(), "turns": turns})
+            if turn.text:
+                await sink.emit("llm_text", {"text": turn.text})
+            messages.append(_assistant_message(turn))
+            if not turn.tool_calls:
+                if turn.stop_reason == "max_tokens":
+                    messages.append(_user_text("Your answer was cut off. Continue, using the tools."))
+                    continue
+                workspace.summary = workspace.summary or turn.text or None
+                break
+            results, done = await _run_tools(workspace, turn, cancel)
+            messages.append({"role": "user", "content": results})
+            if done:
+                break
+        dropped = workspace.unvalidated_code_cells()
+        if dropped:
+            await sink.emit(
+                "warning",
+                {"message": f"Left out cells that did not run successfully: {', '.join(dropped)}."},
+            )
+        await sink.emit("status", {"phase": "finishing", "message": "Assembling the notebook"})
+        message = workspace.summary
+        result = outcome()
+        await sink.emit(
+            "finished",
+            {"cells": result.cells, "usage": {**usage.to_dict(), "turns": turns}, "summary": message},
+        )
+        return result
+    except _Stop as exc:
+        stop = exc  # `except ... as` names are unbound when the block ends
+    except ProviderError as exc:
+        stop = _Stop("failed", exc.message, exc.code or "provider_error")
+    except CookbookError as exc:
+        stop = _Stop("failed", exc.message, exc.code)
+    except asyncio.CancelledError:
+        # The task itself was cancelled (server shutdown): still leave one terminal event.
+        status, message = "cancelled", _CANCELLED
+        with contextlib.suppress(Exception):
+            await asyncio.shield(sink.emit("cancelled", {"message": message}))
+        raise
+    except Exception:  # a bug must end in a `failed` event, not a stuck generation
+        log.exception("generation %s crashed", generation_id)
+        stop = _Stop(
+            "failed", "The generation stopped on an internal error; see the server log.", "internal_error"
+        )
+    status, message = stop.status, stop.message
+    if stop.status == "cancelled":
+        await sink.emit("cancelled", {"message": stop.message})
+    else:
+        await sink.emit("failed", {"code": stop.code, "message": stop.message})
+    return outcome()
+
+
+def _check_budgets(budgets: Budgets, usage: Usage, turns: int, started: float) -> None:
+    elapsed = time.monotonic() - started
+    exceeded = None
+    if turns >= budgets.max_turns:
+        exceeded = f"the turn limit ({budgets.max_turns} model turns)"
+    elif usage.total_tokens >= budgets.max_tokens:
+        exceeded = f"the token limit ({usage.total_tokens:,} of {budgets.max_tokens:,} tokens used)"
+    elif usage.cost_usd >= budgets.max_cost_usd:
+        exceeded = f"the cost limit (${usage.cost_usd:.2f} of ${budgets.max_cost_usd:.2f})"
+    elif elapsed >= budgets.max_seconds:
+        exceeded = f"the time limit ({budgets.max_seconds:.0f} s)"
+    if exceeded:
+        raise _Stop(
+            "failed",
+            f"Stopped at {exceeded}. The cells validated so far are kept.",
+            "budget_exhausted",
+        )
+
+
+async def _unless_cancelled(coro: Coroutine[Any, Any, T], cancel: asyncio.Event, timeout: float) -> T:
+    """Await `coro`, but cancel it and stop the moment `cancel` is set or `timeout` runs out."""
+    task = asyncio.ensure_future(coro)
+    waiter = asyncio.ensure_future(cancel.wait())
+    try:
+        done, _ = await asyncio.wait(
+            (task, waiter), timeout=max(0.0, timeout), return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        waiter.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    if task in done:
+        if task.cancelled():  # the provider cancelled itself; not the user's doing
+            raise ProviderError("The model call was interrupted; try again.", retryable=True)
+        return task.result()
+    if cancel.is_set():
+        raise _Stop("cancelled", _CANCELLED)
+    raise _Stop(
+        "failed",
+        "Stopped at the time limit while waiting for the model. The cells validated so far are kept.",
+        "budget_exhausted",
+    )
+
+
+async def _run_tools(
+    workspace: Workspace, turn: ModelTurn, cancel: asyncio.Event
+) -> tuple[list[dict[str, Any]], bool]:
+    """Run the turn's tool calls in order; every call gets a result block, even skipped ones."""
+    results: list[dict[str, Any]] = []
+    done = False
+    for call in turn.tool_calls:
+        if done:
+            results.append(_tool_result(call.id, "Skipped: finish was already called.", True))
+            continue
+        if cancel.is_set():
+            raise _Stop("cancelled", _CANCELLED)
+        outcome = await workspace.call(call)
+        results.append(_tool_result(call.id, outcome.content, outcome.is_error))
+        if outcome.kernel_died:
+            raise _Stop("failed", outcome.kernel_died, "kernel_died")
+        if outcome.cancelled or cancel.is_set():
+            raise _Stop("cancelled", _CANCELLED)
+        done = outcome.finished
+    return results, done
+
+
+def _assistant_message(turn: ModelTurn) -> Message:
+    content: list[dict[str, Any]] = []
+    if turn.text:
+        content.append({"type": "text", "text": turn.text})
+    for call in turn.tool_calls:
+        content.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments or {}})
+    return {"role": "assistant", "content": content}
+
+
+def _tool_result(tool_use_id: str, content: str, is_error: bool) -> dict[str, Any]:
+    return {"type": "tool_result", "tool_use_id": tool_use_id, "content": content, "is_error": is_error}
+
+
+def _user_text(text: str) -> Message:
+    return {"role": "user", "content": [{"type": "text", "text": text}]}

@@ -1,0 +1,157 @@
+"""The provider contract: a neutral, Anthropic-shaped conversation every model backend speaks.
+
+The agent loop only sees these types; each provider translates them to and from its own API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# A message is {"role": "user" | "assistant", "content": list[Block]}, where a block is one of
+#   {"type": "text", "text": str}
+#   {"type": "tool_use", "id": str, "name": str, "input": dict}
+#   {"type": "tool_result", "tool_use_id": str, "content": str, "is_error": bool}
+# Plain dicts (not classes) so conversations serialise to JSON and the store without adapters.
+Block = dict[str, Any]
+Message = dict[str, Any]
+
+
+@dataclass
+class ToolSpec:
+    """A tool the model may call; `input_schema` is a JSON schema for its arguments."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass
+class ToolCall:
+    """One tool call the model made.
+
+    `arguments` is None and `raw_arguments` holds the text when the model sent JSON that does not
+    parse, so the loop can tell the model what was wrong instead of crashing.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | None
+    raw_arguments: str | None = None
+
+
+@dataclass
+class Usage:
+    """Tokens and cost of one or more model turns; `+` adds them up."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ModelTurn:
+    """What the model answered in one turn.
+
+    `stop_reason` uses Anthropic's vocabulary: "end_turn", "tool_use", "max_tokens",
+    "stop_sequence" (providers map their own values onto these).
+    """
+
+    text: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    stop_reason: str = "end_turn"
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass
+class SystemPrompt:
+    """Two parts so providers can mark both for prompt caching: stable instructions, then context."""
+
+    instructions: str
+    context: str
+
+    def as_text(self) -> str:
+        """Both parts joined, for providers that take a single system string."""
+        if not self.context:
+            return self.instructions
+        return f"{self.instructions}\n\n{self.context}"
+
+
+class ProviderError(Exception):
+    """A model call failed. The loop turns it into a `failed` event carrying `message`.
+
+    `retryable` says whether trying again later could help (rate limit, overload, network);
+    `status` is the upstream HTTP status when there was one; `code` is the failure code the
+    `failed` event carries.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        code: str = "provider_error",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.status = status
+        self.code = code
+
+
+class Provider(ABC):
+    """A model backend. One instance serves one generation; whoever created it calls `aclose`."""
+
+    name: str = "provider"
+    model: str = ""
+
+    @abstractmethod
+    async def next_turn(
+        self,
+        *,
+        system: SystemPrompt,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        cancel: asyncio.Event,
+    ) -> ModelTurn:
+        """Send the conversation and return the model's next turn.
+
+        Raise `ProviderError` for failures. The loop also cancels this coroutine's task when
+        `cancel` is set, so implementations need not poll it, but may (e.g. between retries).
+        """
+
+    def prepare(  # noqa: B027 - an optional hook; most providers need nothing here
+        self, *, request: Any, repo: dict[str, Any] | None, model: dict[str, Any] | None
+    ) -> None:
+        """Called by the loop once, before the first turn, with the generation's inputs.
+
+        Model-backed providers get everything they need from the prompt and ignore this; the
+        offline provider plans its cells from these structured inputs. `request` is the loop's
+        `GenerationRequest`.
+        """
+
+    async def aclose(self) -> None:  # noqa: B027 - optional, like prepare
+        """Release network clients. Default: nothing to release."""

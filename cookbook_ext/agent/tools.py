@@ -1,0 +1,671 @@
+"""The tools the model drives: cells in the kernel, and read-only access to the repository.
+
+`Workspace` holds one generation's cells, validates each tool call against the tool's JSON schema,
+runs it, emits the cell events, and returns what goes back to the model (bounded and redacted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import jsonschema
+
+from ..errors import CookbookError
+from ..ingest import files as repo_files
+from .providers.base import ToolCall, ToolSpec
+
+if TYPE_CHECKING:
+    from ..kernel import ExecutionResult, KernelExecutor
+    from .loop import Budgets, EventSink
+
+log = logging.getLogger(__name__)
+
+CellType = Literal["code", "markdown"]
+
+TOOL_SPECS: list[ToolSpec] = [
+    ToolSpec(
+        name="create_cell",
+        description=(
+            "Add a new cell at the end of the notebook (or before the cell named in `before`) and "
+            "return its id. Code cells are not run until you call execute_cell; markdown cells are "
+            "final as written."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "minLength": 1, "description": "The cell's source."},
+                "type": {"type": "string", "enum": ["code", "markdown"], "default": "code"},
+                "before": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "Insert before this cell id instead of at the end.",
+                },
+            },
+            "required": ["code"],
+            "additionalProperties": False,
+        },
+    ),
+    ToolSpec(
+        name="execute_cell",
+        description=(
+            "Run a code cell in the kernel. Returns stdout, stderr, has_error, status (ok, error, "
+            "timeout, dead, cancelled), a summary of rich outputs and, on failure, the error's name, "
+            "value and shortened traceback. Only cells whose latest run succeeded are kept."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {"cell_id": {"type": "string", "minLength": 1}},
+            "required": ["cell_id"],
+            "additionalProperties": False,
+        },
+    ),
+    ToolSpec(
+        name="edit_cell",
+        description=(
+            "Replace a cell's source. An edited code cell must be run again (execute_cell) before it "
+            "counts as validated."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "cell_id": {"type": "string", "minLength": 1},
+                "code": {"type": "string", "minLength": 1},
+            },
+            "required": ["cell_id", "code"],
+            "additionalProperties": False,
+        },
+    ),
+    ToolSpec(
+        name="delete_cell",
+        description="Remove a cell from the notebook (e.g. a failed attempt you will not fix).",
+        input_schema={
+            "type": "object",
+            "properties": {"cell_id": {"type": "string", "minLength": 1}},
+            "required": ["cell_id"],
+            "additionalProperties": False,
+        },
+    ),
+    ToolSpec(
+        name="read_file_from_repo",
+        description=(
+            "Read a text file of the repository, optionally a range of lines (1-based, inclusive). "
+            "Long files are cut; read on with start_line."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "path": {"type": "string", "minLength": 1, "description": "Relative to the repository root."},
+                "start_line": {"type": "integer", "minimum": 1},
+                "end_line": {"type": "integer", "minimum": 1},
+            },
+            "required": ["path"],
+            "additionalProperties": False,
+        },
+    ),
+    ToolSpec(
+        name="list_files_in_repo",
+        description="List the repository's files, optionally under a folder or matching a glob pattern.",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "folder": {"type": "string"},
+                "pattern": {"type": "string", "description": "A glob such as '*.py' or 'examples/**/*.md'."},
+            },
+            "additionalProperties": False,
+        },
+    ),
+    ToolSpec(
+        name="search_repo",
+        description=(
+            "Search the repository's text files for a string (case-insensitive), or a regular "
+            "expression with regex=true. Returns path:line: text for each match."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "minLength": 1, "maxLength": 200},
+                "path_glob": {"type": "string", "description": "Only files matching this glob."},
+                "max_results": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                "regex": {"type": "boolean", "default": False},
+            },
+            "required": ["query"],
+            "additionalProperties": False,
+        },
+    ),
+    ToolSpec(
+        name="finish",
+        description=(
+            "End the generation. Call it when the validated cells fulfil the request. Cells that are "
+            "not validated (never run, or failing on their latest run) are left out."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {"summary": {"type": "string", "description": "What the notebook now does."}},
+            "required": ["summary"],
+            "additionalProperties": False,
+        },
+    ),
+]
+
+_VALIDATORS = {spec.name: jsonschema.Draft7Validator(spec.input_schema) for spec in TOOL_SPECS}
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# Nested quantifiers like (a+)+ backtrack catastrophically; Python's re cannot be timed out.
+_NESTED_QUANTIFIER = re.compile(r"\([^)]*[+*}][^)]*\)\s*[+*{]")
+_SEARCH_BYTES = 20_000_000
+_SEARCH_SECONDS = 5.0
+_SEARCH_LINE_CHARS = 1000
+
+
+@dataclass
+class Cell:
+    cell_id: str
+    cell_type: CellType
+    source: str
+    nb_id: str
+    attempts: int = 0
+    validated: dict[str, Any] | None = None  # the nbformat cell, while its latest run succeeded
+
+
+@dataclass
+class ToolOutcome:
+    """A tool's answer: `content` goes back to the model; the flags steer the loop."""
+
+    content: str
+    is_error: bool = False
+    summary: str = ""
+    finished: bool = False
+    kernel_died: str | None = None
+    cancelled: bool = False
+
+
+class ToolInputError(Exception):
+    """A tool call the model can fix: the message goes back to it as an error result."""
+
+
+@dataclass
+class Workspace:
+    """One generation's notebook under construction, and the tools that act on it."""
+
+    generation_id: str
+    executor: KernelExecutor
+    sink: EventSink
+    budgets: Budgets
+    cancel: asyncio.Event
+    redact: Callable[[str], str] = lambda s: s
+    repo_root: Path | None = None
+    deadline: float = float("inf")  # time.monotonic() at which the generation's time budget ends
+    cells: dict[str, Cell] = field(default_factory=dict)  # insertion order is notebook order
+    summary: str | None = None
+    _counter: int = 0
+
+    # -- the loop's view -------------------------------------------------------------------------
+
+    def validated_cells(self) -> list[dict[str, Any]]:
+        return [cell.validated for cell in self.cells.values() if cell.validated is not None]
+
+    def unvalidated_code_cells(self) -> list[str]:
+        return [c.cell_id for c in self.cells.values() if c.cell_type == "code" and c.validated is None]
+
+    async def call(self, call: ToolCall) -> ToolOutcome:
+        """Run one tool call, emitting tool_call and tool_result around it. Never raises for bad input."""
+        shown = call.arguments if call.arguments is not None else {"raw": (call.raw_arguments or "")[:2000]}
+        await self.sink.emit("tool_call", {"id": call.id, "name": call.name, "arguments": shown})
+        try:
+            outcome = await self._dispatch(call)
+        except ToolInputError as exc:
+            outcome = ToolOutcome(content=f"Error: {exc}", is_error=True, summary=str(exc))
+        except CookbookError as exc:
+            outcome = ToolOutcome(content=f"Error: {exc.message}", is_error=True, summary=exc.message)
+        except Exception as exc:  # e.g. an OSError reading the checkout: the model can try another way
+            log.exception("tool %s failed", call.name)
+            message = f"The {call.name} tool failed unexpectedly ({type(exc).__name__})."
+            outcome = ToolOutcome(content=f"Error: {message}", is_error=True, summary=message)
+        outcome.content = self.redact(outcome.content)
+        await self.sink.emit(
+            "tool_result",
+            {
+                "id": call.id,
+                "name": call.name,
+                "ok": not outcome.is_error,
+                "summary": _clip(outcome.summary, 300),
+            },
+        )
+        return outcome
+
+    # -- dispatch --------------------------------------------------------------------------------
+
+    async def _dispatch(self, call: ToolCall) -> ToolOutcome:
+        validator = _VALIDATORS.get(call.name)
+        if validator is None:
+            raise ToolInputError(f"Unknown tool {call.name!r}. Available tools: {', '.join(_VALIDATORS)}.")
+        if call.arguments is None:
+            raw = _clip(call.raw_arguments or "", 300)
+            raise ToolInputError(
+                f"The arguments for {call.name} are not valid JSON ({raw!r}). "
+                "Send one JSON object that matches the tool's schema."
+            )
+        errors = sorted(validator.iter_errors(call.arguments), key=lambda e: list(e.path))
+        if errors:
+            problems = "; ".join(_describe(e) for e in errors[:5])
+            raise ToolInputError(f"Invalid arguments for {call.name}: {problems}.")
+        args = call.arguments
+        if call.name == "create_cell":
+            return await self.create_cell(args["code"], args.get("type", "code"), before=args.get("before"))
+        if call.name == "execute_cell":
+            return await self.execute_cell(args["cell_id"])
+        if call.name == "edit_cell":
+            return await self.edit_cell(args["cell_id"], args["code"])
+        if call.name == "delete_cell":
+            return await self.delete_cell(args["cell_id"])
+        if call.name == "read_file_from_repo":
+            return await self.read_file(args["path"], args.get("start_line"), args.get("end_line"))
+        if call.name == "list_files_in_repo":
+            return await self.list_files(args.get("folder"), args.get("pattern"))
+        if call.name == "search_repo":
+            return await self.search(
+                args["query"], args.get("path_glob"), args.get("max_results", 20), args.get("regex", False)
+            )
+        self.summary = args["summary"]
+        return ToolOutcome(content=json.dumps({"finished": True}), summary="finished", finished=True)
+
+    # -- cells -----------------------------------------------------------------------------------
+
+    def _cell(self, cell_id: str) -> Cell:
+        cell = self.cells.get(cell_id)
+        if cell is None:
+            known = ", ".join(self.cells) or "none yet"
+            raise ToolInputError(f"There is no cell {cell_id!r}. Existing cells: {known}.")
+        return cell
+
+    async def create_cell(self, code: str, cell_type: CellType, *, before: str | None = None) -> ToolOutcome:
+        if before is not None:
+            self._cell(before)  # refuse an unknown id before using up a cell number
+        if len(self.cells) >= self.budgets.max_cells:
+            raise ToolInputError(
+                f"The notebook already has {self.budgets.max_cells} cells, the limit. "
+                "Delete or edit cells instead of adding more."
+            )
+        self._counter += 1
+        cell_id = f"c{self._counter}"
+        nb_prefix = re.sub(r"[^A-Za-z0-9]", "", self.generation_id)[:12] or "gen"
+        cell = Cell(
+            cell_id=cell_id, cell_type=cell_type, source=code, nb_id=f"cookbook-{nb_prefix}-{cell_id}"
+        )
+        if before is None:
+            self.cells[cell_id] = cell
+        else:
+            items = list(self.cells.items())
+            items.insert(list(self.cells).index(before), (cell_id, cell))
+            self.cells = dict(items)
+        await self.sink.emit(
+            "cell_created", {"cell_id": cell_id, "cell_type": cell_type, "source": code, "before": before}
+        )
+        if cell_type == "markdown":
+            await self._validate(cell, self._markdown_cell(cell))
+        return ToolOutcome(
+            content=json.dumps({"cell_id": cell_id}), summary=f"created {cell_id} ({cell_type})"
+        )
+
+    async def edit_cell(self, cell_id: str, code: str) -> ToolOutcome:
+        cell = self._cell(cell_id)
+        if code == cell.source:
+            return ToolOutcome(
+                content=json.dumps({"cell_id": cell_id, "edited": False, "note": "The source is unchanged."}),
+                summary=f"{cell_id} unchanged",
+            )
+        cell.source = code
+        if cell.cell_type == "markdown":
+            await self._validate(cell, self._markdown_cell(cell))
+            note = "Markdown cells need no run."
+        else:
+            await self._invalidate(cell)
+            note = "Run execute_cell to validate it again."
+        return ToolOutcome(
+            content=json.dumps({"cell_id": cell_id, "edited": True, "note": note}),
+            summary=f"edited {cell_id}",
+        )
+
+    async def delete_cell(self, cell_id: str) -> ToolOutcome:
+        cell = self._cell(cell_id)
+        await self._invalidate(cell)
+        del self.cells[cell_id]
+        return ToolOutcome(
+            content=json.dumps({"cell_id": cell_id, "deleted": True}), summary=f"deleted {cell_id}"
+        )
+
+    async def execute_cell(self, cell_id: str) -> ToolOutcome:
+        cell = self._cell(cell_id)
+        if cell.cell_type == "markdown":
+            return ToolOutcome(
+                content=json.dumps(
+                    {"cell_id": cell_id, "status": "ok", "note": "Markdown cells are not run."}
+                ),
+                summary=f"{cell_id} is markdown",
+            )
+
+        async def progress(elapsed: float) -> None:
+            await self.sink.emit("cell_progress", {"cell_id": cell_id, "elapsed": round(elapsed, 1)})
+
+        timeout = min(self.budgets.cell_timeout, max(1.0, self.deadline - time.monotonic()))
+        result = await self.executor.execute(
+            cell.source, timeout=timeout, on_progress=progress, cancel=self.cancel
+        )
+        cell.attempts += 1
+        short_error = self._short_error(result, timeout)
+        await self.sink.emit(
+            "cell_executed",
+            {
+                "cell_id": cell_id,
+                "ok": result.ok,
+                "status": result.status,
+                "execution_count": result.execution_count,
+                "duration_ms": round(result.duration * 1000),
+                "error": (
+                    {"ename": result.error["ename"], "evalue": result.error["evalue"]}
+                    if result.error
+                    else None
+                ),
+                "short_error": short_error,
+            },
+        )
+        if result.ok:
+            # A plain dict in nbformat's v4 shape: validating every cell as it is made costs more
+            # than the kernel round trip; build_notebook validates the whole notebook once.
+            nb_cell = {
+                "id": cell.nb_id,
+                "cell_type": "code",
+                "metadata": self._metadata(cell),
+                "execution_count": result.execution_count,
+                "source": cell.source,
+                "outputs": [self._redact_output(o) for o in result.outputs],
+            }
+            await self._validate(cell, nb_cell)
+            summary = f"{cell_id} ran ok in {result.duration:.1f} s"
+        else:
+            await self._invalidate(cell)
+            summary = f"{cell_id}: {short_error}"
+        outcome = ToolOutcome(
+            content=self._result_for_model(result, timeout),
+            is_error=False,  # a failing cell is information for the model, not a broken tool call
+            summary=summary,
+        )
+        if result.status == "dead":
+            outcome.kernel_died = (
+                f"The kernel died while running cell {cell_id} (it may have run out of memory or "
+                "called os._exit). Restart the kernel and generate again."
+            )
+        elif result.status == "cancelled":
+            outcome.cancelled = True
+        return outcome
+
+    def _markdown_cell(self, cell: Cell) -> dict[str, Any]:
+        return {
+            "id": cell.nb_id,
+            "cell_type": "markdown",
+            "metadata": self._metadata(cell),
+            "source": cell.source,
+        }
+
+    def _metadata(self, cell: Cell) -> dict[str, Any]:
+        return {
+            "cookbook": {
+                "generation_id": self.generation_id,
+                "cell_id": cell.cell_id,
+                "attempt": max(1, cell.attempts),  # markdown never runs: its one appearance counts
+            }
+        }
+
+    async def _validate(self, cell: Cell, nb_cell: dict[str, Any]) -> None:
+        cell.validated = nb_cell
+        # The front end inserts at `index`: the number of validated cells before this one.
+        index = 0
+        for other in self.cells.values():
+            if other is cell:
+                break
+            if other.validated is not None:
+                index += 1
+        await self.sink.emit("cell_validated", {"cell_id": cell.cell_id, "index": index, "cell": nb_cell})
+
+    async def _invalidate(self, cell: Cell) -> None:
+        if cell.validated is not None:
+            cell.validated = None
+            await self.sink.emit("cell_invalidated", {"cell_id": cell.cell_id})
+
+    def _redact_output(self, output: dict[str, Any]) -> dict[str, Any]:
+        kind = output["output_type"]
+        if kind == "stream":
+            output["text"] = self.redact(output["text"])
+        elif kind == "error":
+            output["evalue"] = self.redact(output["evalue"])
+            output["traceback"] = [self.redact(line) for line in output["traceback"]]
+        else:
+            data = output.get("data", {})
+            for mime, value in data.items():
+                if isinstance(value, str) and (mime.startswith("text/") or mime.endswith("json")):
+                    data[mime] = self.redact(value)
+        return output
+
+    @staticmethod
+    def _short_error(result: ExecutionResult, timeout: float) -> str | None:
+        if result.status == "ok":
+            return None
+        if result.status == "timeout":
+            if result.error and result.error["ename"] == "KernelNotReady":
+                return str(result.error["evalue"])
+            return f"Timed out after {timeout:.0f} s and was interrupted"
+        if result.status == "dead":
+            return "The kernel died"
+        if result.status == "cancelled":
+            return "Cancelled"
+        if result.error:
+            return _clip(_strip_ansi(f"{result.error['ename']}: {result.error['evalue']}"), 200)
+        return "Failed"
+
+    def _result_for_model(self, result: ExecutionResult, timeout: float) -> str:
+        limit = self.budgets.output_chars
+        notes = {
+            "timeout": f"The cell ran over {timeout:.0f} s and was interrupted; make it faster or split it.",
+            "dead": "The kernel died while running this cell.",
+            "cancelled": "The user cancelled the generation.",
+        }
+        payload: dict[str, Any] = {
+            "status": result.status,
+            "has_error": not result.ok,
+            "execution_count": result.execution_count,
+            "stdout": _collapse_cr(result.stdout),
+            "stderr": _collapse_cr(result.stderr),
+            "outputs_summary": _summarise_outputs(result.outputs),
+            "error": None,
+        }
+        if result.status in notes:
+            payload["note"] = notes[result.status]
+        traceback = ""
+        if result.error:
+            traceback = _strip_ansi("\n".join(result.error.get("traceback") or []))
+            payload["error"] = {
+                "ename": result.error["ename"],
+                "evalue": _strip_ansi(str(result.error["evalue"])),
+                "traceback": traceback,
+            }
+        # Share the budget between the fields, then shrink all of them until the JSON fits.
+        shares = {"stdout": 0.35, "stderr": 0.2, "outputs_summary": 0.15, "traceback": 0.3}
+        text = json.dumps(payload, ensure_ascii=False)
+        scale = 1.0
+        while len(text) > limit and scale > 0.05:
+            budget = {k: max(40, int(limit * v * scale)) for k, v in shares.items()}
+            trimmed = dict(payload)
+            trimmed["stdout"] = _clip(payload["stdout"], budget["stdout"], keep="both")
+            trimmed["stderr"] = _clip(payload["stderr"], budget["stderr"], keep="both")
+            trimmed["outputs_summary"] = _clip(payload["outputs_summary"], budget["outputs_summary"])
+            if payload["error"]:
+                trimmed["error"] = {
+                    **payload["error"],
+                    "evalue": _clip(payload["error"]["evalue"], budget["traceback"] // 3),
+                    "traceback": _clip(traceback, budget["traceback"], keep="tail"),
+                }
+            text = json.dumps(trimmed, ensure_ascii=False)
+            scale *= 0.7
+        return text if len(text) <= limit else text[:limit]
+
+    # -- repository ------------------------------------------------------------------------------
+
+    def _root(self) -> Path:
+        if self.repo_root is None:
+            raise ToolInputError(
+                "No repository is attached to this generation, so there are no files to read."
+            )
+        return self.repo_root
+
+    async def read_file(self, path: str, start_line: int | None, end_line: int | None) -> ToolOutcome:
+        root = self._root()
+        if start_line is not None and end_line is not None and end_line < start_line:
+            raise ToolInputError(f"end_line ({end_line}) is before start_line ({start_line}).")
+        doc = await asyncio.to_thread(
+            repo_files.read_repo_file, root, path, start_line=start_line, end_line=end_line
+        )
+        first = doc.get("start_line") or 1
+        last = doc.get("end_line") or first
+        total = doc.get("total_lines")
+        flags = [
+            f
+            for f, on in (("truncated", doc.get("truncated")), ("credentials masked", doc.get("masked")))
+            if on
+        ]
+        header = f"{doc.get('path', path)}: lines {first}-{last} of {total}" + (
+            f" ({', '.join(flags)})" if flags else ""
+        )
+        content = doc.get("content", "")
+        limit = max(200, self.budgets.output_chars - len(header) - 120)
+        if len(content) > limit:
+            cut = content.rfind("\n", 0, limit)
+            shown = content[: cut + 1] if cut > 0 else content[:limit]
+            next_line = first + shown.count("\n")
+            content = shown + f"\n[... cut to {limit} characters; read on with start_line={next_line}]"
+            last = next_line - 1
+        return ToolOutcome(
+            content=f"{header}\n{content}", summary=f"read {doc.get('path', path)} {first}-{last}"
+        )
+
+    async def list_files(self, folder: str | None, pattern: str | None) -> ToolOutcome:
+        root = self._root()
+        paths = await asyncio.to_thread(repo_files.list_repo_files, root, folder, pattern)
+        if not paths:
+            return ToolOutcome(content="No files match.", summary="0 files")
+        limit = self.budgets.output_chars - 100
+        shown: list[str] = []
+        used = 0
+        for p in paths:
+            if used + len(p) + 1 > limit:
+                break
+            shown.append(p)
+            used += len(p) + 1
+        text = "\n".join(shown)
+        if len(shown) < len(paths):
+            text += f"\n[... and {len(paths) - len(shown)} more; narrow the listing with folder or pattern]"
+        return ToolOutcome(content=text, summary=f"{len(paths)} files")
+
+    async def search(self, query: str, path_glob: str | None, max_results: int, regex: bool) -> ToolOutcome:
+        root = self._root()
+        if regex:
+            if _NESTED_QUANTIFIER.search(query):
+                raise ToolInputError(
+                    "That regular expression nests quantifiers, which can run forever; simplify it."
+                )
+            try:
+                matcher = re.compile(query, re.IGNORECASE)
+            except re.error as exc:
+                raise ToolInputError(f"Invalid regular expression: {exc}.") from None
+        else:
+            matcher = re.compile(re.escape(query), re.IGNORECASE)
+        hits, note = await asyncio.to_thread(_search, root, matcher, path_glob, max_results)
+        if not hits:
+            return ToolOutcome(content="No matches." + (f" {note}" if note else ""), summary="0 matches")
+        text = "\n".join(hits) + (f"\n[{note}]" if note else "")
+        if len(text) > self.budgets.output_chars:
+            text = _clip(text, self.budgets.output_chars)
+        return ToolOutcome(content=text, summary=f"{len(hits)} matches")
+
+
+def _search(
+    root: Path, matcher: re.Pattern[str], path_glob: str | None, max_results: int
+) -> tuple[list[str], str]:
+    started = time.monotonic()
+    hits: list[str] = []
+    scanned = 0
+    for path in repo_files.list_repo_files(root, None, path_glob):
+        try:
+            doc = repo_files.read_repo_file(root, path)
+        except CookbookError:
+            continue  # binary, too large or unreadable: not searchable text
+        content = doc.get("content", "")
+        scanned += len(content)
+        for number, line in enumerate(content.splitlines(), doc.get("start_line") or 1):
+            if matcher.search(line[:_SEARCH_LINE_CHARS]):
+                hits.append(f"{path}:{number}: {_clip(line.strip(), 200)}")
+                if len(hits) >= max_results:
+                    return hits, f"stopped at {max_results} matches"
+        if scanned > _SEARCH_BYTES or time.monotonic() - started > _SEARCH_SECONDS:
+            return hits, "search stopped early (size or time bound); narrow it with path_glob"
+    return hits, ""
+
+
+# -- text helpers ------------------------------------------------------------------------------
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = ".".join(str(p) for p in error.path)
+    return f"{where}: {error.message}" if where else error.message
+
+
+def _strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _collapse_cr(text: str) -> str:
+    """What a terminal would show: progress bars rewrite their line with carriage returns."""
+    if "\r" not in text:
+        return text
+    return "\n".join(line.rsplit("\r", 1)[-1] if "\r" in line else line for line in text.split("\n"))
+
+
+def _clip(text: str, limit: int, keep: Literal["head", "tail", "both"] = "head") -> str:
+    if len(text) <= limit:
+        return text
+    marker = f"[... {len(text) - limit} characters omitted ...]"
+    room = max(0, limit - len(marker))
+    if keep == "tail":
+        return marker + text[len(text) - room :]
+    if keep == "both":
+        head = room // 2
+        return text[:head] + marker + text[len(text) - (room - head) :]
+    return text[:room] + marker
+
+
+def _size(value: Any, mime: str) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    n = len(text) * 3 / 4 if mime.startswith("image/") and not mime.endswith("svg+xml") else len(text)
+    return f"{n / 1024:.1f} KB"
+
+
+def _summarise_outputs(outputs: list[dict[str, Any]]) -> str:
+    """Rich outputs in a few words each: text/plain shown, other mime types only named and sized."""
+    parts: list[str] = []
+    for out in outputs:
+        if out["output_type"] not in ("execute_result", "display_data"):
+            continue
+        data = out.get("data", {})
+        label = "result" if out["output_type"] == "execute_result" else "display"
+        plain = data.get("text/plain")
+        text = _clip(_strip_ansi(plain if isinstance(plain, str) else ""), 500)
+        others = [f"[{mime} {_size(value, mime)}]" for mime, value in data.items() if mime != "text/plain"]
+        parts.append(f"{label}: {text} {' '.join(others)}".strip())
+    return "\n".join(parts)

@@ -1,0 +1,385 @@
+"""Run code in a running Jupyter kernel and collect complete nbformat v4 outputs.
+
+`KernelExecutor` talks to the kernel through jupyter_client: the user's own kernel when it runs
+inside Jupyter Server (`kernel_manager.get_kernel(kernel_id)`), or a kernel the CLI started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from queue import Empty
+from typing import Any, Literal
+
+from jupyter_client.session import Session
+from nbformat.v4 import output_from_msg
+
+log = logging.getLogger(__name__)
+
+ExecutionStatus = Literal["ok", "error", "timeout", "dead", "cancelled"]
+
+# How long the executor waits on iopub before checking liveness, deadlines and progress. A dead
+# kernel sends nothing, so this bounds how long a crash goes unnoticed.
+_POLL_SECONDS = 0.25
+# After an interrupt, how long to wait for the kernel to report idle before giving up on it;
+# shorter on cancel, where the user is waiting for the generation to stop.
+_DRAIN_SECONDS = 10.0
+_CANCEL_DRAIN_SECONDS = 2.0
+# The shell reply normally arrives with iopub idle; this only guards against a lost reply.
+_REPLY_SECONDS = 5.0
+_READY_SECONDS = 60.0
+
+_OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
+_GONE_STATES = frozenset({"starting", "restarting", "dead"})
+
+
+@dataclass
+class ExecutionResult:
+    """What running one cell produced. `outputs` are complete nbformat v4 output dicts."""
+
+    status: ExecutionStatus
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    execution_count: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    error: dict[str, Any] | None = None  # {"ename", "evalue", "traceback": list[str]}
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class _Outputs:
+    """Builds the output list the way a notebook front end would display it."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self._clear_pending = False
+        self._by_display_id: dict[str, list[int]] = {}
+
+    def add(self, msg: dict[str, Any]) -> None:
+        msg_type = msg["header"]["msg_type"]
+        content = msg["content"]
+        if msg_type == "clear_output":
+            if content.get("wait"):
+                self._clear_pending = True
+            else:
+                self._clear()
+            return
+        if msg_type == "update_display_data":
+            self._update_display(content)
+            return
+        if msg_type not in _OUTPUT_TYPES:
+            return
+        if self._clear_pending:
+            self._clear()
+        if msg_type == "stream" and self.items:
+            last = self.items[-1]
+            if last["output_type"] == "stream" and last["name"] == content["name"]:
+                last["text"] += content["text"]
+                return
+        output = output_from_msg(msg)
+        display_id = content.get("transient", {}).get("display_id")
+        if display_id:
+            self._by_display_id.setdefault(display_id, []).append(len(self.items))
+        self.items.append(output)
+
+    def _clear(self) -> None:
+        self.items.clear()
+        self._by_display_id.clear()
+        self._clear_pending = False
+
+    def _update_display(self, content: dict[str, Any]) -> None:
+        display_id = content.get("transient", {}).get("display_id")
+        for index in self._by_display_id.get(display_id or "", []):
+            self.items[index]["data"] = content.get("data", {})
+            self.items[index]["metadata"] = content.get("metadata", {})
+
+
+class KernelDied(Exception):
+    """The kernel process went away (or was restarted) while we waited on it."""
+
+
+class _NotReady(Exception):
+    """The kernel is alive but we could not start talking to it (busy, or we were cancelled)."""
+
+    def __init__(self, status: ExecutionStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class KernelExecutor:
+    """Executes code in one kernel, one cell at a time.
+
+    `km` is a jupyter_client AsyncKernelManager-like object: it needs `client()`,
+    `interrupt_kernel()` and `is_alive()`. The executor owns its client (and its channels),
+    never the kernel: `close()` stops the channels and leaves the kernel running.
+    """
+
+    def __init__(self, km: Any, *, cell_timeout: float = 120.0, progress_interval: float = 10.0) -> None:
+        self.km = km
+        self.cell_timeout = cell_timeout
+        self.progress_interval = progress_interval
+        self._client: Any = None
+        self._kernel_identity: object = None
+        self._lock = asyncio.Lock()
+
+    async def execute(
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[float], Awaitable[None]] | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> ExecutionResult:
+        """Run `code` and wait for it to finish, time out, be cancelled or kill the kernel.
+
+        Never raises for kernel-side failures: they come back as the result's status.
+        """
+        async with self._lock:
+            started = time.monotonic()
+            result = ExecutionResult(status="ok")
+            if cancel is not None and cancel.is_set():
+                result.status = "cancelled"
+                return result
+            limit = self.cell_timeout if timeout is None else timeout
+            try:
+                client = await self._ensure_client(
+                    min(_READY_SECONDS, limit) if limit > 0 else _READY_SECONDS, cancel
+                )
+            except KernelDied as exc:
+                result.status = "dead"
+                result.error = {"ename": "KernelDied", "evalue": str(exc), "traceback": []}
+                return result
+            except _NotReady as exc:
+                result.status = exc.status
+                result.error = {"ename": "KernelNotReady", "evalue": str(exc), "traceback": []}
+                result.duration = time.monotonic() - started
+                return result
+            try:
+                await self._run(client, code, result, started, timeout, on_progress, cancel)
+            except KernelDied as exc:
+                result.status = "dead"
+                result.error = {"ename": "KernelDied", "evalue": str(exc), "traceback": []}
+                self._drop_client()
+            result.duration = time.monotonic() - started
+            return result
+
+    async def interrupt(self) -> None:
+        await self.km.interrupt_kernel()
+
+    async def is_alive(self) -> bool:
+        try:
+            alive = bool(await self.km.is_alive())
+        except Exception:  # a manager whose kernel is gone may raise instead of answering
+            return False
+        return alive and (self._kernel_identity is None or self._identity() == self._kernel_identity)
+
+    async def close(self) -> None:
+        self._drop_client()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _identity(self) -> object:
+        """Something that changes when the kernel process is replaced (an auto-restart)."""
+        provisioner = getattr(self.km, "provisioner", None)
+        return getattr(provisioner, "pid", None) or getattr(provisioner, "process", None)
+
+    async def _ensure_client(self, ready_timeout: float, cancel: asyncio.Event | None) -> Any:
+        if self._client is not None:
+            return self._client
+        if not await self.is_alive():
+            raise KernelDied("The kernel is not running.")
+        client = self.km.client(**self._own_session())
+        # No stdin: a cell calling input() fails at once instead of waiting for a human.
+        client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)  # noqa: S604 - zmq shell channel, not a subprocess shell
+        ready = asyncio.ensure_future(client.wait_for_ready(timeout=ready_timeout))
+        waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+        try:
+            await asyncio.wait(
+                [f for f in (ready, waiter) if f is not None], return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            if waiter is not None:
+                waiter.cancel()
+        if not ready.done():
+            ready.cancel()
+            client.stop_channels()
+            raise _NotReady("cancelled", "Cancelled while connecting to the kernel.")
+        if ready.exception() is not None:
+            client.stop_channels()
+            if not await self.is_alive():
+                raise KernelDied(f"The kernel died before it answered: {ready.exception()}")
+            # A kernel busy with someone else's long cell answers kernel_info only afterwards.
+            raise _NotReady(
+                "timeout",
+                f"The kernel did not answer within {ready_timeout:g} s; it may be busy with another cell.",
+            )
+        self._client = client
+        self._kernel_identity = self._identity()
+        return client
+
+    def _own_session(self) -> dict[str, Any]:
+        """A session of our own: clients sharing the manager's session share one socket identity,
+        and the kernel then routes shell replies to only one of them (the notebook's, or ours)."""
+        session = getattr(self.km, "session", None)
+        if session is None:
+            return {}
+        return {
+            "session": Session(
+                key=session.key, signature_scheme=session.signature_scheme, username=session.username
+            )
+        }
+
+    def _drop_client(self) -> None:
+        client, self._client = self._client, None
+        self._kernel_identity = None
+        if client is not None:
+            try:
+                client.stop_channels()
+            except Exception:  # closing a half-dead channel must not mask the real outcome
+                log.debug("stopping kernel channels failed", exc_info=True)
+
+    async def _check_alive(self) -> None:
+        if not await self.is_alive():
+            raise KernelDied("The kernel died or was restarted while running the cell.")
+
+    async def _run(
+        self,
+        client: Any,
+        code: str,
+        result: ExecutionResult,
+        started: float,
+        timeout: float | None,
+        on_progress: Callable[[float], Awaitable[None]] | None,
+        cancel: asyncio.Event | None,
+    ) -> None:
+        msg_id = client.execute(code, store_history=True, allow_stdin=False)
+        limit = self.cell_timeout if timeout is None else timeout
+        deadline = started + limit if limit and limit > 0 else float("inf")
+        next_progress = started + self.progress_interval if on_progress else float("inf")
+        next_check = started + _POLL_SECONDS
+        outputs = _Outputs()
+        watcher = self._watch_cancel(cancel) if cancel is not None else None
+        interrupted: ExecutionStatus | None = None
+        try:
+            while True:
+                now = time.monotonic()
+                if interrupted is None:
+                    if cancel is not None and cancel.is_set():
+                        interrupted = "cancelled"
+                    elif now >= deadline:
+                        interrupted = "timeout"
+                        await self._interrupt_quietly()
+                    if interrupted is not None:
+                        drain = _CANCEL_DRAIN_SECONDS if interrupted == "cancelled" else _DRAIN_SECONDS
+                        deadline = now + drain
+                elif now >= deadline:
+                    log.warning("the kernel did not go idle after an interrupt")
+                    break
+                if now >= next_check:
+                    await self._check_alive()
+                    next_check = now + _POLL_SECONDS
+                if now >= next_progress and on_progress is not None and interrupted is None:
+                    await on_progress(now - started)
+                    next_progress = now + self.progress_interval
+                wait = max(0.0, min(next_check, deadline, next_progress) - now)
+                try:
+                    msg = await client.get_iopub_msg(timeout=wait)
+                except Empty:
+                    continue
+                msg_type = msg["header"]["msg_type"]
+                if msg_type == "status" and msg["content"]["execution_state"] in _GONE_STATES:
+                    raise KernelDied(
+                        f"The kernel reported '{msg['content']['execution_state']}' while running the cell."
+                    )
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if msg_type == "status":
+                    if msg["content"]["execution_state"] == "idle":
+                        break
+                elif msg_type == "execute_input":
+                    result.execution_count = msg["content"].get("execution_count")
+                else:
+                    outputs.add(msg)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+        self._finish(result, outputs.items, interrupted)
+        if interrupted is None:
+            await self._read_reply(client, msg_id, result)
+
+    def _watch_cancel(self, cancel: asyncio.Event) -> asyncio.Task[None]:
+        """Interrupt the kernel the moment `cancel` is set, not at the next poll."""
+
+        async def watch() -> None:
+            await cancel.wait()
+            await self._interrupt_quietly()
+
+        return asyncio.ensure_future(watch())
+
+    async def _interrupt_quietly(self) -> None:
+        try:
+            await self.km.interrupt_kernel()
+        except Exception:  # the liveness check reports a dead kernel; an interrupt need not
+            log.debug("interrupting the kernel failed", exc_info=True)
+
+    @staticmethod
+    def _finish(
+        result: ExecutionResult, outputs: list[dict[str, Any]], interrupted: ExecutionStatus | None
+    ) -> None:
+        result.outputs = outputs
+        for out in outputs:
+            if out["output_type"] == "stream":
+                if out["name"] == "stdout":
+                    result.stdout += out["text"]
+                else:
+                    result.stderr += out["text"]
+            elif out["output_type"] == "error" and result.error is None:
+                result.error = {
+                    "ename": out["ename"],
+                    "evalue": out["evalue"],
+                    "traceback": list(out["traceback"]),
+                }
+            elif out["output_type"] == "execute_result" and result.execution_count is None:
+                result.execution_count = out.get("execution_count")
+        if interrupted is not None:
+            result.status = interrupted
+        elif result.error is not None:
+            result.status = "error"
+
+    async def _read_reply(self, client: Any, msg_id: str, result: ExecutionResult) -> None:
+        deadline = time.monotonic() + _REPLY_SECONDS
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.debug("no execute_reply for %s", msg_id)
+                return
+            try:
+                reply = await client.get_shell_msg(timeout=remaining)
+            except Empty:
+                return
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        content = reply["content"]
+        if result.execution_count is None:
+            result.execution_count = content.get("execution_count")
+        status = content.get("status")
+        if status == "aborted" and result.error is None:
+            result.status = "error"
+            result.error = {
+                "ename": "ExecutionAborted",
+                "evalue": "The kernel aborted this cell because an earlier request failed.",
+                "traceback": [],
+            }
+        elif status == "error" and result.error is None:
+            result.status = "error"
+            result.error = {
+                "ename": content.get("ename", "Error"),
+                "evalue": content.get("evalue", ""),
+                "traceback": list(content.get("traceback", [])),
+            }

@@ -1,0 +1,61 @@
+"""Small real repositories on disk for tests: a README with runnable code, an example, deps."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+README = """# tiny-model
+
+A tiny model for tests. It is on the Hub as [acme/tiny](https://huggingface.co/acme/tiny).
+
+## Quick start
+
+```python
+from tinylib import greet
+print(greet("cookbook"))
+```
+
+## Usage
+
+```python
+values = [1, 2, 3]
+print(sum(values) * 2)
+```
+
+```python
+raise RuntimeError("this README example is broken on purpose")
+```
+"""
+
+TINYLIB = """def greet(name):
+    return f"hello {name}"
+"""
+
+EXAMPLE = '''"""Example: summarise numbers."""
+import statistics
+
+data = [3, 1, 4, 1, 5, 9, 2, 6]
+print("mean", statistics.mean(data))
+'''
+
+
+def make_local_repo(root: Path, name: str = "tiny-model", *, git: bool = False) -> Path:
+    repo = root / name
+    (repo / "examples").mkdir(parents=True, exist_ok=True)
+    (repo / "README.md").write_text(README)
+    (repo / "tinylib.py").write_text(TINYLIB)
+    (repo / "examples" / "summarise.py").write_text(EXAMPLE)
+    (repo / "requirements.txt").write_text("numpy>=1.20\n")
+    if git:
+        env = {
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@e",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@e",
+            "PATH": "/usr/bin:/bin",
+        }
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True, env=env)
+        subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
+        subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=env)
+    return repo

@@ -1,0 +1,214 @@
+"""KernelExecutor against real ipykernel kernels."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import nbformat
+import pytest
+from jupyter_client.session import Session
+
+from cookbook_ext.kernel import KernelExecutor
+from tests.fakes.kernels import KernelHarness, running_kernel
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    with running_kernel() as harness:
+        yield harness
+
+
+@pytest.fixture(scope="module")
+def executor(kernel):
+    ex = KernelExecutor(kernel.km, cell_timeout=30, progress_interval=0.2)
+    yield ex
+    kernel.run(ex.close())
+
+
+@pytest.fixture
+def doomed():
+    """A kernel of its own for tests that kill it."""
+    with running_kernel() as harness:
+        yield harness
+
+
+def _valid(output: dict) -> None:
+    nbformat.validate(nbformat.from_dict(output), ref=output["output_type"], version=4)
+
+
+def test_expression_result_is_a_complete_execute_result(kernel, executor):
+    result = kernel.run(executor.execute("40 + 2"))
+    assert result.status == "ok"
+    assert result.error is None
+    [output] = result.outputs
+    assert output["output_type"] == "execute_result"
+    assert output["data"]["text/plain"] == "42"
+    assert output["execution_count"] == result.execution_count
+    _valid(output)
+
+
+def test_consecutive_stream_writes_merge_into_one_output_per_name(kernel, executor):
+    code = "import sys\nfor i in range(3):\n    print(i, flush=True)\nprint('oops', file=sys.stderr)"
+    result = kernel.run(executor.execute(code))
+    streams = [o for o in result.outputs if o["output_type"] == "stream"]
+    assert [s["name"] for s in streams] == ["stdout", "stderr"]
+    assert streams[0]["text"] == "0\n1\n2\n"
+    assert result.stdout == "0\n1\n2\n"
+    assert result.stderr == "oops\n"
+
+
+def test_display_data_keeps_every_mime_type(kernel, executor):
+    code = "from IPython.display import HTML, display\ndisplay(HTML('<b>hi</b>'))"
+    result = kernel.run(executor.execute(code))
+    [output] = result.outputs
+    assert output["output_type"] == "display_data"
+    assert output["data"]["text/html"] == "<b>hi</b>"
+    assert "text/plain" in output["data"]
+    _valid(output)
+
+
+def test_clear_output_drops_what_came_before(kernel, executor):
+    code = "from IPython.display import clear_output\nprint('old')\nclear_output()\nprint('new')"
+    result = kernel.run(executor.execute(code))
+    assert [o.get("text") for o in result.outputs] == ["new\n"]
+
+
+def test_exception_gives_error_status_and_traceback(kernel, executor):
+    result = kernel.run(executor.execute("def f():\n    return 1 / 0\nf()"))
+    assert result.status == "error"
+    assert result.error["ename"] == "ZeroDivisionError"
+    assert result.error["evalue"] == "division by zero"
+    assert any("f()" in line for line in result.error["traceback"])
+    assert result.outputs[-1]["output_type"] == "error"
+
+
+def test_execution_counts_increase_by_one_per_cell(kernel, executor):
+    first = kernel.run(executor.execute("a = 1"))
+    second = kernel.run(executor.execute("a += 1"))
+    assert first.execution_count is not None
+    assert second.execution_count == first.execution_count + 1
+
+
+def test_two_executors_on_one_kernel_each_get_their_own_results(kernel, executor):
+    second = KernelExecutor(kernel.km)
+    try:
+        first_result = kernel.run(executor.execute("'first'"))
+        second_result = kernel.run(second.execute("'second'"))
+        again = kernel.run(executor.execute("'first again'"))
+    finally:
+        kernel.run(second.close())
+    assert first_result.outputs[0]["data"]["text/plain"] == "'first'"
+    assert second_result.outputs[0]["data"]["text/plain"] == "'second'"
+    assert again.outputs[0]["data"]["text/plain"] == "'first again'"
+
+
+def test_input_fails_at_once_instead_of_waiting(kernel, executor):
+    started = time.monotonic()
+    result = kernel.run(executor.execute("input('name? ')"))
+    assert result.status == "error"
+    assert time.monotonic() - started < 5
+
+
+def test_timeout_interrupts_the_cell_and_the_kernel_survives(kernel, executor):
+    started = time.monotonic()
+    result = kernel.run(executor.execute("import time\ntime.sleep(30)", timeout=1.0))
+    assert result.status == "timeout"
+    assert time.monotonic() - started < 5
+    after = kernel.run(executor.execute("'still here'"))
+    assert after.status == "ok"
+    assert after.outputs[0]["data"]["text/plain"] == "'still here'"
+
+
+def test_connecting_to_a_kernel_busy_with_another_client_times_out_instead_of_dying(kernel):
+    async def scenario():
+        other = kernel.km.client(session=Session(key=kernel.km.session.key))
+        other.start_channels()
+        await other.wait_for_ready(timeout=30)
+        msg_id = other.execute("import time\ntime.sleep(2.5)")
+        await asyncio.sleep(0.3)
+        fresh = KernelExecutor(kernel.km)
+        result = await fresh.execute("1", timeout=1)
+        while True:  # leave the kernel idle for the next test
+            msg = await other.get_iopub_msg(timeout=10)
+            if (
+                msg["parent_header"].get("msg_id") == msg_id
+                and msg["content"].get("execution_state") == "idle"
+            ):
+                break
+        other.stop_channels()
+        await fresh.close()
+        return result
+
+    result = kernel.run(scenario())
+    assert result.status == "timeout"
+    assert "busy" in result.error["evalue"]
+
+
+def test_long_cells_report_progress(kernel, executor):
+    seen: list[float] = []
+
+    async def on_progress(elapsed: float) -> None:
+        seen.append(elapsed)
+
+    result = kernel.run(executor.execute("import time\ntime.sleep(0.9)", on_progress=on_progress))
+    assert result.status == "ok"
+    assert len(seen) >= 3
+    assert seen == sorted(seen)
+
+
+def test_cancel_interrupts_a_running_cell_at_once(kernel, executor):
+    async def scenario():
+        cancel = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.5, cancel.set)
+        started = time.monotonic()
+        result = await executor.execute("import time\ntime.sleep(30)", cancel=cancel)
+        return result, time.monotonic() - started
+
+    result, took = kernel.run(scenario())
+    assert result.status == "cancelled"
+    assert took < 2
+    assert kernel.run(executor.execute("1")).status == "ok"
+
+
+def test_killed_kernel_reports_dead_within_a_second(doomed: KernelHarness):
+    executor = KernelExecutor(doomed.km, cell_timeout=30)
+
+    async def scenario():
+        await executor.execute("1")  # connect first, so only the kill is measured
+        pid = doomed.km.provisioner.pid
+        asyncio.get_running_loop().call_later(0.5, os.kill, pid, signal.SIGKILL)
+        started = time.monotonic()
+        result = await executor.execute("import time\ntime.sleep(30)")
+        return result, time.monotonic() - started
+
+    result, took = doomed.run(scenario())
+    assert result.status == "dead"
+    assert took < 1.5
+    assert doomed.run(executor.is_alive()) is False
+    doomed.run(executor.close())
+
+
+def test_restart_mid_cell_reports_dead_and_the_next_cell_runs_in_the_new_kernel(doomed: KernelHarness):
+    executor = KernelExecutor(doomed.km, cell_timeout=30)
+
+    async def scenario():
+        await executor.execute("x = 1")
+        restarted: list[asyncio.Future] = []
+        loop = asyncio.get_running_loop()
+        loop.call_later(
+            0.5, lambda: restarted.append(asyncio.ensure_future(doomed.km.restart_kernel(now=True)))
+        )
+        result = await executor.execute("import time\ntime.sleep(30)")
+        await restarted[0]
+        after = await executor.execute("'x' in globals()")
+        return result, after
+
+    result, after = doomed.run(scenario())
+    assert result.status == "dead"
+    assert after.status == "ok"
+    assert after.outputs[0]["data"]["text/plain"] == "False"
+    doomed.run(executor.close())

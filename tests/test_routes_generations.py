@@ -54,7 +54,12 @@ async def test_offline_generation_keeps_only_cells_that_ran(jp_fetch, jp_root_di
 
     state = await _json(jp_fetch, "generations", gen_id)
     assert state["status"] == "finished"
-    assert [c["source"] for c in state["cells"]] == [c["source"] for c in validated]
+    assert sorted(c["source"] for c in state["cells"]) == sorted(c["source"] for c in validated)
+    # Headings are validated after the code they introduce but placed above it (by `index`).
+    kinds = [c["cell_type"] for c in state["cells"]]
+    for i, cell in enumerate(state["cells"][:-1]):
+        if cell["cell_type"] == "markdown" and cell["source"].startswith("## "):
+            assert kinds[i + 1] == "code", "a section heading sits right above its code"
 
     nb_resp = await jp_fetch("cookbook", "generations", gen_id, "notebook")
     assert "attachment" in nb_resp.headers["Content-Disposition"]

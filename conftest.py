@@ -25,6 +25,11 @@ def jp_server_config(tmp_path, cookbook_config):
             "jpserver_extensions": {"cookbook_ext": True},
             "allow_unauthenticated_access": False,
         },
-        "CookbookApp": {"data_dir": str(tmp_path / "cookbook-data"), **cookbook_config},
+        # Approval prompts need a person; tests that exercise them set approval_mode themselves.
+        "CookbookApp": {
+            "data_dir": str(tmp_path / "cookbook-data"),
+            "approval_mode": "never",
+            **cookbook_config,
+        },
     }
     return config

@@ -30,12 +30,19 @@ class GenerationCreate(_Body):
     kernel_id: str | None = Field(default=None, pattern=r"^[0-9a-fA-F-]{1,64}$")
     provider: str | None = Field(default=None, max_length=32)
     model: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[\w.:/@-]+$")
+    data_path: str | None = Field(default=None, min_length=1, max_length=1024)
+    compare_with: str | None = Field(default=None, min_length=1, max_length=200)
+    approval: Literal["never", "risky", "always"] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> GenerationCreate:
         if bool(self.repo_id) == bool(self.source):
             raise ValueError("give exactly one of repo_id (an ingested repository) or source")
         return self
+
+
+class ApprovalAnswer(_Body):
+    approved: bool
 
 
 class SecretPut(_Body):

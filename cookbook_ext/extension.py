@@ -83,6 +83,11 @@ class CookbookApp(ExtensionApp):
     max_cost_usd = Float(5.0, config=True, help="Estimated cost per generation, in USD.")
     output_chars = Integer(4000, config=True, help="Characters of a cell's output sent back to the model.")
     max_prompt_chars = Integer(20000, config=True, help="Longest recipe prompt accepted.")
+    approval_mode = Unicode(
+        "risky",
+        config=True,
+        help="Ask before running a cell: never, risky (installs, shell, deletions, network) or always.",
+    )
     mark_interrupted_on_start = Bool(True, config=True, help="Mark generations left running as interrupted.")
 
     def services_config(self) -> ServicesConfig:
@@ -114,6 +119,7 @@ class CookbookApp(ExtensionApp):
             max_cost_usd=self.max_cost_usd,
             output_chars=self.output_chars,
             max_prompt_chars=self.max_prompt_chars,
+            approval_mode=self.approval_mode,
         )
 
     def initialize_settings(self) -> None:
@@ -124,6 +130,7 @@ class CookbookApp(ExtensionApp):
             interrupted = self.services.mark_interrupted()
             if interrupted:
                 self.log.warning("Cookbook: %d generation(s) were interrupted by a restart", len(interrupted))
+        self.services.warm_up()
         self.settings["cookbook"] = self.services
 
     def initialize_handlers(self) -> None:

@@ -7,9 +7,14 @@ inside Jupyter Server (`kernel_manager.get_kernel(kernel_id)`), or a kernel the 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import re
+import shutil
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from queue import Empty
 from typing import Any, Literal
@@ -31,6 +36,28 @@ _CANCEL_DRAIN_SECONDS = 2.0
 # The shell reply normally arrives with iopub idle; this only guards against a lost reply.
 _REPLY_SECONDS = 5.0
 _READY_SECONDS = 60.0
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Reads the values from a file only the server's user can read, deletes it, and leaves no name
+# behind in the user's namespace. The values never travel in code, history or on iopub.
+_LOAD_ENV = """\
+def _cookbook_load_env(path):
+    import json, os
+    try:
+        with open(path, encoding="utf-8") as handle:
+            values = json.load(handle)
+    finally:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+    os.environ.update({{str(k): str(v) for k, v in values.items()}})
+    return len(values)
+try:
+    _cookbook_load_env({path!r})
+finally:
+    del _cookbook_load_env
+"""
 
 _OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
 _GONE_STATES = frozenset({"starting", "restarting", "dead"})
@@ -140,6 +167,46 @@ class KernelExecutor:
 
         Never raises for kernel-side failures: they come back as the result's status.
         """
+        return await self._execute(code, timeout, on_progress, cancel, silent=False)
+
+    async def set_env(
+        self, env: Mapping[str, str], *, timeout: float = 30.0, cancel: asyncio.Event | None = None
+    ) -> ExecutionResult:
+        """Put `env` into the kernel's `os.environ` without a visible cell.
+
+        The values go through a JSON file (mode 0600, in a private temporary folder) that a
+        *silent* execute reads and deletes: no execute_input on iopub, no history entry, no
+        execution count, and the values never appear in any code sent to the kernel. The file is
+        removed here in any case. The kernel must share this machine's file system (a local
+        kernel); a remote kernel answers with an error status. Raises ValueError for a name that
+        is not an environment variable name or a value holding a NUL character.
+        """
+        for name, value in env.items():
+            if not isinstance(name, str) or not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name.")
+            if not isinstance(value, str) or "\x00" in value:
+                raise ValueError(f"The value of {name} is not a string without NUL characters.")
+        if not env:
+            return ExecutionResult(status="ok")
+        folder = tempfile.mkdtemp(prefix="cookbook-env-")  # mode 0700
+        path = os.path.join(folder, "env.json")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(dict(env), handle)
+            return await self._execute(_LOAD_ENV.format(path=path), timeout, None, cancel, silent=True)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    async def _execute(
+        self,
+        code: str,
+        timeout: float | None,
+        on_progress: Callable[[float], Awaitable[None]] | None,
+        cancel: asyncio.Event | None,
+        *,
+        silent: bool,
+    ) -> ExecutionResult:
         async with self._lock:
             started = time.monotonic()
             result = ExecutionResult(status="ok")
@@ -161,7 +228,7 @@ class KernelExecutor:
                 result.duration = time.monotonic() - started
                 return result
             try:
-                await self._run(client, code, result, started, timeout, on_progress, cancel)
+                await self._run(client, code, result, started, timeout, on_progress, cancel, silent)
             except KernelDied as exc:
                 result.status = "dead"
                 result.error = {"ename": "KernelDied", "evalue": str(exc), "traceback": []}
@@ -257,8 +324,10 @@ class KernelExecutor:
         timeout: float | None,
         on_progress: Callable[[float], Awaitable[None]] | None,
         cancel: asyncio.Event | None,
+        silent: bool = False,
     ) -> None:
-        msg_id = client.execute(code, store_history=True, allow_stdin=False)
+        # silent: no execute_input broadcast, no history, no execution count (IPython semantics).
+        msg_id = client.execute(code, silent=silent, store_history=not silent, allow_stdin=False)
         limit = self.cell_timeout if timeout is None else timeout
         deadline = started + limit if limit and limit > 0 else float("inf")
         next_progress = started + self.progress_interval if on_progress else float("inf")

@@ -14,7 +14,7 @@ from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from .api_models import GenerationCreate, RepoCreate, SecretPut
+from .api_models import ApprovalAnswer, GenerationCreate, RepoCreate, SecretPut
 from .errors import BadRequest, CookbookError, Invalid, TooLarge
 from .services import Services, repo_summary
 
@@ -214,6 +214,14 @@ class CancelHandler(CookbookHandler):
         self.reply(await self.services.cancel_generation(gen_id), 202)
 
 
+class ApprovalHandler(CookbookHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, gen_id: str, approval_id: str) -> None:
+        body = self.body(ApprovalAnswer)
+        self.reply(await self.services.answer_approval(gen_id, approval_id, body.approved))
+
+
 class NotebookHandler(CookbookHandler):
     @web.authenticated
     @authorized
@@ -262,6 +270,7 @@ def make_handlers() -> list[tuple[str, type[CookbookHandler]]]:
         (rf"/cookbook/generations/({ID})/events", EventsHandler),
         (rf"/cookbook/generations/({ID})/cancel", CancelHandler),
         (rf"/cookbook/generations/({ID})/notebook", NotebookHandler),
+        (rf"/cookbook/generations/({ID})/approvals/({ID})", ApprovalHandler),
         (r"/cookbook/secrets", SecretsHandler),
         (r"/cookbook/secrets/([^/]+)", SecretHandler),
     ]

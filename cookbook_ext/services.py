@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import hashlib
 import importlib
 import logging
 import os
+import re
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,7 +25,7 @@ from typing import Any
 
 from . import __version__
 from .api_models import GenerationCreate
-from .errors import BadRequest, Conflict, CookbookError, NotFound
+from .errors import BadRequest, Conflict, CookbookError, Forbidden, NotFound
 from .secrets import Secrets, load_or_create_key
 from .store import AsyncStore, Store, new_id
 
@@ -63,6 +67,7 @@ class ServicesConfig:
     max_cost_usd: float = 5.0
     output_chars: int = 4000
     max_prompt_chars: int = 20000
+    approval_mode: str = "risky"
     secrets_key: bytes | None = None
 
 
@@ -116,11 +121,39 @@ class Services:
         self._kernel_owner: dict[str, str] = {}
         self._signals: dict[str, asyncio.Event] = {}
         self._redactors: dict[str, Callable[[str], str]] = {}
+        self._approvals: dict[str, tuple[str, asyncio.Future[bool]]] = {}
+        self._keys_cache: dict[str, dict[str, bool]] = {}
+        self._model_clients: dict[tuple[Any, ...], Any] = {}
+        # Slow blocking work (clones, scans, the Hub) gets its own bounded pool so quick lookups
+        # on the default pool never queue behind it.
+        self._io_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cookbook-io")
 
     # -- helpers --------------------------------------------------------------------------------
 
     async def to_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, partial(fn, *args, **kwargs))
+
+    async def to_io_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._io_pool, partial(fn, *args, **kwargs))
+
+    def warm_up(self) -> None:
+        """Pay one-off import and compile costs in a background thread at start, not inside the
+        first generation (importing an SDK takes seconds on a busy machine)."""
+
+        def work() -> None:
+            for path in self.config.provider_classes.values():
+                try:
+                    import_object(path)
+                except Exception:  # a misconfigured provider is reported when it is used
+                    self.log.debug("could not import %s", path)
+            try:
+                from nbformat import v4, validator
+
+                validator.isvalid(v4.new_notebook(cells=[v4.new_code_cell("1")]))
+            except Exception:
+                self.log.debug("nbformat warm-up failed")
+
+        threading.Thread(target=work, name="cookbook-warm-up", daemon=True).start()
 
     def mark_interrupted(self) -> list[str]:
         return self.store.sync.mark_interrupted(
@@ -138,6 +171,13 @@ class Services:
                 message="The server stopped during this generation.",
                 finished_at=time.time(),
             )
+        for client in self._model_clients.values():
+            try:
+                await client.close()
+            except Exception:
+                self.log.debug("closing a model client failed")
+        self._model_clients.clear()
+        self._io_pool.shutdown(wait=False, cancel_futures=True)
         self.store.close()
 
     def secret(self, owner: str, name: str) -> str | None:
@@ -145,13 +185,26 @@ class Services:
 
     # -- status ---------------------------------------------------------------------------------
 
+    async def configured_keys(self, owner: str) -> dict[str, bool]:
+        """Which providers have a key. Cached: the environment is fixed for the server's life
+        and the cache is dropped whenever a secret changes, so status never waits on a thread."""
+        cached = self._keys_cache.get(owner)
+        if cached is None:
+
+            def lookup() -> dict[str, bool]:
+                return {
+                    name: True if env is None else bool(self.secret(owner, env))
+                    for name, env in PROVIDER_KEYS.items()
+                }
+
+            cached = self._keys_cache[owner] = await self.to_thread(lookup)
+        return cached
+
     async def status(self, owner: str) -> dict[str, Any]:
         providers = []
-        keys: dict[str, bool] = {}
+        keys = await self.configured_keys(owner)
         for name in self.config.allowed_providers:
-            env = PROVIDER_KEYS.get(name)
-            configured = True if env is None else bool(await self.to_thread(self.secret, owner, env))
-            keys[name] = configured
+            configured = keys.get(name, False)
             providers.append(
                 {
                     "name": name,
@@ -205,7 +258,7 @@ class Services:
         return self.store.sync.save_repo(result)
 
     async def ingest(self, owner: str, source: str, ref: str | None = None) -> dict[str, Any]:
-        return await self.to_thread(self._ingest_sync, owner, source, ref)
+        return await self.to_io_thread(self._ingest_sync, owner, source, ref)
 
     async def list_repos(self) -> list[dict[str, Any]]:
         return [repo_summary(r) for r in await self.store.list_repos()]
@@ -235,12 +288,12 @@ class Services:
         from .hub import validate_model_id
 
         validate_model_id(model_id)
-        return await self.to_thread(lambda: self.hub(owner).model_info(model_id))
+        return await self.to_io_thread(lambda: self.hub(owner).model_info(model_id))
 
     async def search_models(
         self, owner: str, query: str, task: str | None, limit: int
     ) -> list[dict[str, Any]]:
-        return await self.to_thread(lambda: self.hub(owner).search(query, task=task, limit=limit))
+        return await self.to_io_thread(lambda: self.hub(owner).search(query, task=task, limit=limit))
 
     # -- generations ----------------------------------------------------------------------------
 
@@ -254,6 +307,8 @@ class Services:
         key_name = PROVIDER_KEYS[name]
         assert key_name is not None
         key = self.secret(owner, key_name)
+        base_url = self.config.anthropic_base_url if name == "anthropic" else self.config.openai_base_url
+        client = self._shared_client(cls, key or "not-needed", base_url)
         if name == "anthropic":
             if not key:
                 raise BadRequest(
@@ -273,8 +328,20 @@ class Services:
         return cls(
             api_key=key or "not-needed",
             model=model or self.config.openai_model,
-            base_url=self.config.openai_base_url,
+            base_url=base_url,
+            client=client,
         )
+
+    def _shared_client(self, cls: Any, key: str, base_url: str | None) -> Any:
+        """One SDK client (connection pool, TLS context) per provider, key and endpoint."""
+        make = getattr(cls, "make_client", None)
+        if make is None:
+            return None
+        cache_key = (cls, hashlib.sha256(key.encode()).hexdigest(), base_url)
+        client = self._model_clients.get(cache_key)
+        if client is None:
+            client = self._model_clients[cache_key] = make(key, base_url)
+        return client
 
     def budgets(self) -> Any:
         from .agent.loop import Budgets
@@ -341,6 +408,8 @@ class Services:
                     "A generation is already running in this notebook's kernel; wait for it or cancel it.",
                     details={"generation_id": owner_gen},
                 )
+        if body.data_path:
+            self.confined_path(body.data_path, what="data_path")
         request = body.model_dump(exclude_none=True)
         gen_id = new_id()
         self._redactors[gen_id] = await self.to_thread(self._make_redactor, owner)
@@ -396,13 +465,17 @@ class Services:
                 own_kernel = True
             km = self.kernel_manager.get_kernel(kernel_id)
             executor = KernelExecutor(km, cell_timeout=self.config.cell_timeout)
-            secret_names = [str(s["name"]) for s in await self.store.list_secrets(owner)]
+            secret_env = await self.to_thread(self.kernel_secrets, owner, body, repo)
             request = GenerationRequest(
                 prompt=body.prompt,
                 template=body.template,
                 topic=body.topic,
                 complexity=body.complexity,
                 hf_model_id=body.hf_model_id,
+                data_path=str(self.confined_path(body.data_path, what="data_path"))
+                if body.data_path
+                else None,
+                compare_with=body.compare_with,
             )
             try:
                 outcome = await run_generation(
@@ -415,8 +488,11 @@ class Services:
                     sink=log,
                     budgets=self.budgets(),
                     cancel=cancel,
-                    secret_names=secret_names,
+                    secret_names=sorted(secret_env),
+                    secret_env=secret_env,
                     redact=self._redactors[gen_id],
+                    approval_mode=body.approval or self.config.approval_mode,
+                    approve=partial(self._ask_approval, gen_id),
                 )
             finally:
                 await executor.close()
@@ -463,6 +539,55 @@ class Services:
                     self.log.debug("kernel %s already gone", kernel_id)
             self._redactors.pop(gen_id, None)
             self.notify(gen_id)
+
+    def confined_path(self, path: str, *, what: str) -> Path:
+        """A user-given path resolved inside the Jupyter root dir (symlinks followed)."""
+        if "\x00" in path:
+            raise BadRequest(f"{what} contains a NUL character.")
+        root = self.config.root_dir.resolve()
+        candidate = (root / path).resolve()
+        if candidate != root and root not in candidate.parents:
+            raise Forbidden(f"{what} must be inside the Jupyter root folder.")
+        if not candidate.exists():
+            raise NotFound(f"{what} {path!r} does not exist under the Jupyter root folder.")
+        return candidate
+
+    def kernel_secrets(
+        self, owner: str, body: GenerationCreate, repo: dict[str, Any] | None
+    ) -> dict[str, str]:
+        """The secrets this recipe needs in the kernel: HF_TOKEN for the Hub, and any other stored
+        secret whose name the repository's context or the prompt mentions. Provider keys stay out
+        of the kernel unless the repository itself uses them."""
+        mentioned = " ".join(
+            [body.prompt, body.topic or "", ((repo or {}).get("context") or {}).get("markdown", "")]
+        )
+        names = {str(s["name"]) for s in self.secrets.list(owner)} | {"HF_TOKEN"}
+        out = {}
+        for name in sorted(names):
+            if name == "HF_TOKEN" or re.search(rf"\b{re.escape(name)}\b", mentioned):
+                value = self.secret(owner, name)
+                if value:
+                    out[name] = value
+        return out
+
+    async def _ask_approval(self, gen_id: str, payload: dict[str, Any]) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._approvals[payload["approval_id"]] = (gen_id, future)
+        try:
+            return await future
+        finally:
+            self._approvals.pop(payload["approval_id"], None)
+
+    async def answer_approval(self, gen_id: str, approval_id: str, approved: bool) -> dict[str, Any]:
+        await self.store.get_generation(gen_id)  # 404 for an unknown generation
+        pending = self._approvals.get(approval_id)
+        if pending is None or pending[0] != gen_id:
+            raise NotFound("No cell of this generation is waiting for that approval.")
+        future = pending[1]
+        if future.done():
+            raise Conflict("This approval was already answered.")
+        future.set_result(approved)
+        return {"approval_id": approval_id, "approved": approved}
 
     async def cancel_generation(self, gen_id: str) -> dict[str, Any]:
         record = await self.store.get_generation(gen_id)
@@ -546,13 +671,20 @@ class Services:
     # -- secrets --------------------------------------------------------------------------------
 
     async def put_secret(self, owner: str, name: str, value: str) -> dict[str, Any]:
-        return await self.to_thread(self.secrets.put, owner, name, value)
+        self._keys_cache.pop(owner, None)
+        try:
+            return await self.to_thread(self.secrets.put, owner, name, value)
+        finally:
+            self._keys_cache.pop(owner, None)
 
     async def list_secrets(self, owner: str) -> list[dict[str, Any]]:
         return await self.to_thread(self.secrets.list, owner)
 
     async def delete_secret(self, owner: str, name: str) -> None:
-        await self.to_thread(self.secrets.delete, owner, name)
+        try:
+            await self.to_thread(self.secrets.delete, owner, name)
+        finally:
+            self._keys_cache.pop(owner, None)
 
 
 class _StoreCache:

@@ -28,11 +28,11 @@ CALLS = [
 
 def test_every_route_pattern_is_concrete():
     assert all("(" not in r for r in ROUTES)
-    assert len(ROUTES) == 15
+    assert len(ROUTES) == 16
 
 
 def test_every_handler_is_enumerated():
-    assert len(CALLS) == 18
+    assert len(CALLS) == 19
 
 
 @pytest.mark.parametrize(("method", "path"), CALLS)

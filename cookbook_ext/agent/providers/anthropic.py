@@ -74,19 +74,29 @@ class AnthropicProvider(Provider):
         )
         self.price = price if price is not None else price_for(model)
         self._secret = api_key or ""
-        self._client = client or anthropic.AsyncAnthropic(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=0,
-            timeout=anthropic.Timeout(timeout, connect=min(10.0, timeout)),
-        )
+        # A client handed in is shared (one connection pool per server): its owner closes it.
+        self._owns_client = client is None
+        self._client = client or self.make_client(api_key, base_url, timeout)
         # Assistant turns exactly as the API sent them. Thinking blocks (on by default on current
         # models) must come back verbatim with their signatures, but the neutral conversation
         # only keeps text and tool calls; see `_assistant_content`.
         self._raw_turns: dict[str, list[dict[str, Any]]] = {}
 
+    @staticmethod
+    def make_client(
+        api_key: str, base_url: str | None = None, timeout: float = 120.0
+    ) -> anthropic.AsyncAnthropic:
+        """The SDK client; the server shares one per key and endpoint across generations."""
+        return anthropic.AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=anthropic.Timeout(timeout, connect=min(10.0, timeout)),
+        )
+
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._owns_client:
+            await self._client.close()
 
     async def next_turn(
         self,

@@ -88,18 +88,26 @@ class OpenAIProvider(Provider):
         )
         self.price = price
         self._secret = api_key if api_key and api_key != LOCAL_API_KEY else ""
-        self._client = client or openai.AsyncOpenAI(
+        # A client handed in is shared (one connection pool per server): its owner closes it.
+        self._owns_client = client is None
+        self._client = client or self.make_client(api_key, base_url, timeout)
+        # Tool call id -> the arguments string exactly as the model sent it. Re-serialising the
+        # parsed arguments could change whitespace or key order and break the cached prefix.
+        self._raw_arguments: dict[str, str] = {}
+
+    @staticmethod
+    def make_client(api_key: str, base_url: str | None = None, timeout: float = 120.0) -> openai.AsyncOpenAI:
+        """The SDK client; the server shares one per key and endpoint across generations."""
+        return openai.AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
             max_retries=0,
             timeout=openai.Timeout(timeout, connect=min(10.0, timeout)),
         )
-        # Tool call id -> the arguments string exactly as the model sent it. Re-serialising the
-        # parsed arguments could change whitespace or key order and break the cached prefix.
-        self._raw_arguments: dict[str, str] = {}
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._owns_client:
+            await self._client.close()
 
     async def next_turn(
         self,

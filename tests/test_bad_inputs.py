@@ -1,0 +1,144 @@
+"""Hostile inputs across every route: each gets a clear JSON error and leaves the store unchanged.
+
+Tool arguments the model can send are covered in tests/test_agent_loop.py and the table at the end
+of this file; files the ingester reads in tests/test_ingest_*.py and tests/test_prompt_injection.py.
+"""
+
+import json
+import os
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from tests.fakes.repos import make_local_repo
+
+UNKNOWN = "f" * 32
+
+# (method, path after cookbook/, query params, body, expected status)
+REPO_SOURCES = [
+    ("file:///etc", 400),
+    ("ssh://git@github.com/o/r", 400),
+    ("git@github.com:o/r.git", 400),
+    ("http://127.0.0.1/o/r", (400, 403)),
+    ("http://localhost/o/r", (400, 403)),
+    ("https://[::1]/o/r", 403),
+    ("https://169.254.169.254/latest/meta-data", 403),
+    ("https://user:pass@github.com/o/r", 400),
+    ("https://ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@github.com/o/r", 400),
+    ("https://gitlab.com/o/r", 403),
+    ("https://github.com.evil.example/o/r", 403),
+    ("https://github.com/", 400),
+    ("https://github.com/onlyowner", 400),
+    ("javascript:alert(1)", 404),  # a folder name that does not exist
+    ("../../etc", 403),
+    ("/etc", 403),
+    ("no-such-folder", 404),
+    ("a\u0000b", 400),
+    ("tiny-model\nrm -rf /", 400),
+]
+
+CASES = [
+    *[("POST", "repos", None, {"source": src}, code) for src, code in REPO_SOURCES],
+    ("POST", "repos", None, {"source": "x" * 5000}, 422),
+    ("POST", "repos", None, {"source": 5}, 422),
+    ("POST", "repos", None, {}, 422),
+    ("POST", "repos", None, {"source": "tiny-model", "extra": True}, 422),
+    ("POST", "repos", None, {"source": "tiny-model", "ref": "--upload-pack=touch /tmp/x"}, 400),
+    ("POST", "repos", None, {"source": "tiny-model", "ref": "a..b"}, 400),
+    ("POST", "repos", None, "not json", 400),
+    ("POST", "repos", None, [1, 2], 400),
+    ("GET", "repos/{repo}/files", {"path": "../../etc/passwd"}, None, (400, 403)),
+    ("GET", "repos/{repo}/files", {"path": "/etc/passwd"}, None, (400, 403)),
+    ("GET", "repos/{repo}/files", {"path": "escape-link"}, None, 403),
+    ("GET", "repos/{repo}/files", {"path": "missing.txt"}, None, 404),
+    ("GET", "repos/{repo}/files", {"path": "blob.bin"}, None, 422),
+    ("GET", "repos/{repo}/files", {"path": "a\u0000b"}, None, 404),  # tornado strips the NUL
+    ("GET", "repos/{repo}/files", None, None, 400),
+    ("GET", f"repos/{UNKNOWN}", None, None, 404),
+    ("GET", f"repos/{UNKNOWN}/context", None, None, 404),
+    ("GET", f"repos/{UNKNOWN}/files", {"path": "README.md"}, None, 404),
+    ("GET", "models/owner/na me", None, None, 400),
+    ("GET", "models/" + "x" * 200, None, None, 400),
+    ("GET", "models", {"search": "x" * 300}, None, 400),
+    ("GET", "models", {"limit": "0"}, None, 400),
+    ("GET", "models", {"limit": "abc"}, None, 400),
+    ("GET", "models", {"limit": "100000"}, None, 400),
+    ("GET", f"generations/{UNKNOWN}", None, None, 404),
+    ("GET", f"generations/{UNKNOWN}/events", None, None, 404),
+    ("GET", "generations/{gen}/events", {"after": "-1"}, None, 400),
+    ("GET", "generations/{gen}/events", {"after": "abc"}, None, 400),
+    ("GET", "generations/{gen}/events", {"timeout": "999"}, None, 400),
+    ("POST", f"generations/{UNKNOWN}/cancel", None, {}, 404),
+    ("GET", f"generations/{UNKNOWN}/notebook", None, None, 404),
+    ("POST", f"generations/{UNKNOWN}/approvals/{UNKNOWN}", None, {"approved": True}, 404),
+    ("POST", "generations/{gen}/approvals/" + UNKNOWN, None, {"approved": True}, 404),
+    ("POST", "generations/{gen}/approvals/" + UNKNOWN, None, {"approved": "yes please"}, 422),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "template": "no-such-template"}, 404),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "provider": "skynet"}, 400),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "provider": "anthropic"}, 400),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "hf_model_id": "../etc/passwd"}, 400),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "kernel_id": "0" * 32}, 404),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "data_path": "../../etc"}, 403),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "data_path": "nope.csv"}, 404),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "x" * 200_000}, 422),
+    ("POST", "generations", None, {"source": "file:///etc", "prompt": "p"}, 400),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "approval": "sometimes"}, 422),
+    ("PUT", "secrets/HF_TOKEN", None, {"value": ["a"]}, 422),
+    ("PUT", "secrets/BAD-NAME", None, {"value": "v"}, 400),
+    ("DELETE", "secrets/NEVER_SAVED", None, None, 404),
+]
+
+
+async def _world(jp_fetch, jp_serverapp, jp_root_dir, tmp_path):
+    """One ingested repository with a binary file and a symlink escaping it, one finished generation."""
+    repo_dir = make_local_repo(jp_root_dir)
+    (repo_dir / "blob.bin").write_bytes(bytes(range(256)) * 8)
+    outside = tmp_path / "outside-secret.txt"
+    outside.write_text("not yours")
+    os.symlink(outside, repo_dir / "escape-link")
+    repo = json.loads(
+        (await jp_fetch("cookbook", "repos", method="POST", body=json.dumps({"source": "tiny-model"}))).body
+    )
+    store = jp_serverapp.web_app.settings["cookbook"].store.sync
+    gen = store.create_generation(
+        request={"prompt": "p"}, provider="offline", model=None, repo_id=repo["id"], kernel_id=None
+    )
+    store.add_events(gen["id"], [(1, "started", {}, 0.0), (2, "finished", {}, 1.0)])
+    store.update_generation(gen["id"], status="finished")
+    return {"repo": repo["id"], "gen": gen["id"]}
+
+
+async def _snapshot(jp_fetch):
+    out = {}
+    for name in ("repos", "generations", "secrets"):
+        out[name] = json.loads((await jp_fetch("cookbook", name)).body)
+    return out
+
+
+def test_the_table_has_at_least_fifty_hostile_inputs():
+    assert len(CASES) >= 50
+
+
+@pytest.mark.parametrize(("method", "path", "params", "body", "expected"), CASES)
+async def test_hostile_input_gets_a_clear_error_and_changes_nothing(
+    jp_fetch, jp_serverapp, jp_root_dir, tmp_path, method, path, params, body, expected
+):
+    world = await _world(jp_fetch, jp_serverapp, jp_root_dir, tmp_path)
+    before = await _snapshot(jp_fetch)
+    path = path.format(**world)
+    if isinstance(body, dict):
+        body = json.loads(json.dumps(body).replace("{repo}", world["repo"]))
+    kwargs = {"method": method}
+    if params:
+        kwargs["params"] = params
+    if method in ("POST", "PUT"):
+        kwargs["body"] = body if isinstance(body, str) else json.dumps(body if body is not None else {})
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("cookbook", *path.split("/"), **kwargs)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    assert err.value.code in expected, err.value.response.body
+    payload = json.loads(err.value.response.body)
+    assert isinstance(payload.get("message"), str) and payload["message"]
+    text = err.value.response.body.decode()
+    assert "Traceback" not in text and 'File "' not in text
+    assert await _snapshot(jp_fetch) == before

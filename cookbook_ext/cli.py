@@ -14,8 +14,6 @@ from pydantic import ValidationError
 
 from .errors import CookbookError
 
-TERMINAL = ("finished", "failed", "cancelled")
-
 
 def _config(args: argparse.Namespace) -> Any:
     from .services import ServicesConfig
@@ -31,6 +29,8 @@ def _config(args: argparse.Namespace) -> Any:
         value = getattr(args, name, None)
         if value:
             setattr(config, name, value)
+    if getattr(args, "approval", None):
+        config.approval_mode = args.approval
     if getattr(args, "allowed_host", None):
         config.allowed_hosts = tuple(args.allowed_host)
     return config
@@ -103,6 +103,9 @@ async def _generate(args: argparse.Namespace) -> int:
             for ev in page["events"]:
                 after = ev["seq"]
                 _print_event(ev, args.quiet)
+                if ev["type"] == "approval_required":
+                    approved = await asyncio.to_thread(_ask, ev["data"])
+                    await services.answer_approval(gen_id, ev["data"]["approval_id"], approved)
             if page["done"]:
                 break
         final = await services.get_generation(gen_id)
@@ -125,8 +128,21 @@ def _print_event(ev: dict[str, Any], quiet: bool) -> None:
         print(f"  kept {data.get('cell_id')}")
     elif kind in ("status", "warning") and not quiet:
         print(f"  {kind}: {data.get('message')}")
-    elif kind in TERMINAL:
-        print(f"{kind}: {data.get('message') or ''}".rstrip(": "))
+    elif kind in ("failed", "cancelled"):
+        print(f"{kind}: {data.get('message') or ''}".rstrip(": "), file=sys.stderr)
+
+
+def _ask(data: dict[str, Any]) -> bool:
+    """Ask on the terminal; without one (CI, pipes) the answer is no."""
+    if not sys.stdin or not sys.stdin.isatty():
+        print("  declined: no terminal to ask for approval", file=sys.stderr)
+        return False
+    print(f"\n--- cell {data.get('cell_id')} ({', '.join(data.get('reasons', []))}) ---")
+    print(data.get("source", ""))
+    try:
+        return input("Run this cell? [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -162,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model", help="The provider's model name.")
     g.add_argument("--base-url", help="The provider's API base URL.")
     g.add_argument("--out", help="Where to write the .ipynb.")
+    g.add_argument(
+        "--approval",
+        default="never",
+        choices=["never", "risky", "always"],
+        help="Ask on the terminal before running risky cells (default never: the CLI runs its own kernel).",
+    )
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=cmd_generate)
     return parser

@@ -1,0 +1,93 @@
+"""`jupyter cookbook ingest|generate` as a user runs them from a terminal."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.repos import make_local_repo
+from tests.fakes.script import tool_use
+
+JUPYTER = str(Path(sys.executable).with_name("jupyter"))
+
+
+def run(args, cwd, tmp_path, timeout=240, env=None):
+    base = {**os.environ, "JUPYTER_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
+        base.pop(name, None)
+    env = {**base, **(env or {})}
+    return subprocess.run(
+        [JUPYTER, "cookbook", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_ingest_prints_what_was_found(tmp_path):
+    make_local_repo(tmp_path)
+    proc = run(["ingest", "tiny-model"], tmp_path, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "tiny-model" in proc.stdout
+    assert "examples/summarise.py" in proc.stdout
+    assert "acme/tiny" in proc.stdout
+    assert "numpy" in proc.stdout
+
+
+def test_ingest_json_has_the_context_pack_within_budget(tmp_path):
+    make_local_repo(tmp_path)
+    proc = run(["ingest", "tiny-model", "--json", "--budget", "2000"], tmp_path, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["context"]["budget"] == 2000
+    assert 0 < result["context"]["total_tokens"] <= 2000
+    assert result["hf_ids"][0]["id"] == "acme/tiny"
+
+
+def test_bad_source_is_a_clear_error_without_traceback(tmp_path):
+    proc = run(["ingest", "file:///etc"], tmp_path, tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_generate_offline_writes_a_valid_notebook(tmp_path):
+    make_local_repo(tmp_path)
+    out = tmp_path / "cookbook.ipynb"
+    proc = run(["generate", "tiny-model", "--prompt", "greet", "--out", str(out)], tmp_path, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    nb = nbformat.read(out, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["cookbook"]["provider"] == "offline"
+    assert any("greet" in c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_generate_exits_non_zero_when_nothing_was_validated(tmp_path):
+    make_local_repo(tmp_path)
+    script = [
+        tool_use("create_cell", {"code": "raise ValueError('never works')", "type": "code"}),
+        tool_use("execute_cell", {"cell_id": "c1"}),
+        tool_use("finish", {"summary": "gave up"}),
+    ]
+    out = tmp_path / "out.ipynb"
+    with FakeAnthropic(script) as fake:
+        proc = run(
+            [
+                "generate",
+                "tiny-model",
+                "--prompt",
+                "p",
+                "--provider",
+                "anthropic",
+                "--base-url",
+                fake.base_url,
+                "--out",
+                str(out),
+            ],
+            tmp_path,
+            tmp_path,
+            env={"ANTHROPIC_API_KEY": "sk-ant-test-" + "k" * 30},
+        )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "0 validated cell(s)" in proc.stdout
+    assert nbformat.read(out, as_version=4).cells == []

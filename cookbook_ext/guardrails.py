@@ -49,12 +49,13 @@ def _offsets(code: str) -> list[int]:
 def check_credentials(code: str, secrets: Mapping[str, str] | None = None) -> CredentialCheck:
     """Find hardcoded credentials in a cell; rewrite whole-literal ones to read the environment."""
     secrets = {k: v for k, v in (secrets or {}).items() if v and len(v) >= 6}
-    hits: list[tuple[str, str]] = []  # (literal text, env var name)
+    found: dict[str, str] = {}  # literal text -> env var name; a stored secret's own name wins
+    for f in find_credentials(code):
+        found.setdefault(code[f.start : f.end], ENV_FOR_KIND.get(f.kind, "API_KEY"))
     for name, value in secrets.items():
         if value in code:
-            hits.append((value, name))
-    for f in find_credentials(code):
-        hits.append((code[f.start : f.end], ENV_FOR_KIND.get(f.kind, "API_KEY")))
+            found[value] = name
+    hits = list(found.items())
     if not hits:
         return CredentialCheck(code)
     refusal = (

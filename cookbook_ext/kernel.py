@@ -233,6 +233,8 @@ class KernelExecutor:
                 result.status = "dead"
                 result.error = {"ename": "KernelDied", "evalue": str(exc), "traceback": []}
                 self._drop_client()
+            if silent:
+                result.execution_count = None  # a silent execute does not count
             result.duration = time.monotonic() - started
             return result
 

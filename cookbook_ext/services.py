@@ -704,10 +704,15 @@ def _map_strings(obj: Any, fn: Callable[[str], str]) -> Any:
     if isinstance(obj, str):
         return fn(obj)
     if isinstance(obj, dict):
-        return {k: _map_strings(v, fn) for k, v in obj.items()}
+        # Base64 images are data, not text: a token pattern matching inside one would corrupt it.
+        return {k: v if _is_binary_mime(k) else _map_strings(v, fn) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_map_strings(v, fn) for v in obj]
     return obj
+
+
+def _is_binary_mime(key: Any) -> bool:
+    return isinstance(key, str) and key.startswith(("image/", "audio/", "video/")) and key != "image/svg+xml"
 
 
 def _usage_dict(usage: Any, turns: int) -> dict[str, Any]:

@@ -75,3 +75,9 @@ def test_approval_modes():
     assert needs_approval("risky", "x = 1") == []
     assert needs_approval("always", "x = 1")
     assert needs_approval("always", "# title", cell_type="markdown") == []
+
+
+def test_a_stored_secret_that_also_looks_like_a_token_is_rewritten_once_to_its_own_name():
+    code = f'token = "{HF}"\nprint("done")\n'
+    result = check_credentials(code, {"MY_HF": HF})
+    assert result.code == 'import os\ntoken = os.environ["MY_HF"]\nprint("done")\n'

@@ -212,3 +212,109 @@ def test_restart_mid_cell_reports_dead_and_the_next_cell_runs_in_the_new_kernel(
     assert after.status == "ok"
     assert after.outputs[0]["data"]["text/plain"] == "False"
     doomed.run(executor.close())
+
+
+# -- secrets as environment variables ---------------------------------------------------------------
+
+SECRET = "hf_" + "Zq7" * 11 + "x"  # looks like a token; only its hash is ever written in a cell
+
+
+def _iopub_during(kernel, action):
+    """Run `action()` while a second client listens on iopub; returns (result, messages seen)."""
+
+    async def scenario():
+        listener = kernel.km.client(session=Session(key=kernel.km.session.key))
+        listener.start_channels(shell=False, iopub=True, stdin=False, hb=False, control=False)
+        await asyncio.sleep(0.3)  # the SUB socket connects
+        result = await action()
+        seen = []
+        deadline = time.monotonic() + 0.7
+        while time.monotonic() < deadline:
+            try:
+                seen.append(await listener.get_iopub_msg(timeout=0.1))
+            except Exception:
+                continue
+        listener.stop_channels()
+        return result, seen
+
+    return kernel.run(scenario())
+
+
+def test_set_env_puts_secrets_in_the_environment_without_a_cell(kernel, executor, tmp_path, monkeypatch):
+    import hashlib
+    import re
+    import stat
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    modes = {}
+    real_execute = executor._execute
+
+    async def spy(code, *args, **kwargs):
+        found = re.search(r"_cookbook_load_env\('([^']+)'\)", code)
+        if found is None:  # an ordinary cell
+            return await real_execute(code, *args, **kwargs)
+        path = found.group(1)
+        modes["file"] = stat.S_IMODE(os.stat(path).st_mode)
+        modes["dir"] = stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode)
+        assert SECRET not in code
+        return await real_execute(code, *args, **kwargs)
+
+    monkeypatch.setattr(executor, "_execute", spy)
+    before = kernel.run(executor.execute("1"))
+    result, seen = _iopub_during(kernel, lambda: executor.set_env({"HF_TOKEN": SECRET, "OTHER": "a'b\"c"}))
+    monkeypatch.undo()
+
+    assert result.status == "ok", result.error
+    assert modes == {"file": 0o600, "dir": 0o700}
+    assert list(tmp_path.iterdir()) == []  # the file and its folder are gone
+    # Nothing visible on iopub: no execute_input, no output; only busy/idle.
+    assert {m["header"]["msg_type"] for m in seen} == {"status"}
+    digest = hashlib.sha256(SECRET.encode()).hexdigest()
+    check = kernel.run(
+        executor.execute(
+            "import hashlib, os\n"
+            f"print(hashlib.sha256(os.environ['HF_TOKEN'].encode()).hexdigest() == {digest!r})\n"
+            "print(os.environ['OTHER'])\n"
+            "print([n for n in globals() if 'cookbook' in n])"
+        )
+    )
+    assert check.stdout == "True\na'b\"c\n[]\n"
+    assert check.execution_count == before.execution_count + 1  # the silent run did not count
+    history = kernel.run(
+        executor.execute(
+            "hm = get_ipython().history_manager\n"
+            "print('\\n'.join(hm.input_hist_raw))\n"
+            "print('\\n'.join(str(row) for row in hm.get_range(hm.session_number, 0)))\n"
+            "%history"
+        )
+    )
+    assert SECRET not in history.stdout and "cookbook_load_env" not in history.stdout
+    assert "history_manager" in history.stdout  # the history is there; the secret is not
+
+
+def test_set_env_rejects_bad_names_and_reports_an_unreadable_file(kernel, executor, tmp_path, monkeypatch):
+    import tempfile
+
+    with pytest.raises(ValueError, match="not a valid environment variable name"):
+        kernel.run(executor.set_env({"BAD NAME": "x"}))
+    with pytest.raises(ValueError, match="NUL"):
+        kernel.run(executor.set_env({"GOOD": "a\x00b"}))
+    assert kernel.run(executor.set_env({})).status == "ok"
+
+    # A kernel that cannot read the file (e.g. a remote one) answers with an error, no values.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    real_execute = executor._execute
+
+    async def remove_first(code, *args, **kwargs):
+        for path in tmp_path.rglob("env.json"):
+            path.unlink()
+        return await real_execute(code, *args, **kwargs)
+
+    monkeypatch.setattr(executor, "_execute", remove_first)
+    result = kernel.run(executor.set_env({"HF_TOKEN": SECRET}))
+    monkeypatch.undo()
+    assert result.status == "error"
+    assert result.error["ename"] == "FileNotFoundError"
+    assert SECRET not in repr(result)
+    assert list(tmp_path.iterdir()) == []

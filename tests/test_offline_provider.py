@@ -215,7 +215,7 @@ def kernel():
         yield harness
 
 
-def _generate(kernel, request, repo, model):
+def _generate(kernel, request, repo, model, **options):
     sink = RecordingSink()
     executor = KernelExecutor(kernel.km, cell_timeout=60)
 
@@ -231,6 +231,7 @@ def _generate(kernel, request, repo, model):
                 sink=sink,
                 budgets=Budgets(),
                 cancel=asyncio.Event(),
+                **options,
             )
         finally:
             await executor.close()
@@ -313,3 +314,21 @@ def test_offline_without_repo_or_model_still_finishes(kernel):
     outcome, sink = _generate(kernel, _request(), None, None)
     assert outcome.status == "finished"
     assert [c["cell_type"] for c in outcome.cells] == ["markdown"]
+
+
+def test_offline_skips_a_declined_candidate_like_a_failed_one(kernel, ingested):
+    asked = []
+
+    async def decline(payload):
+        asked.append(payload)
+        return False
+
+    outcome, sink = _generate(kernel, _request(), ingested, MODEL, approval_mode="risky", approve=decline)
+    assert outcome.status == "finished"
+    assert [p["reasons"] for p in asked] == [["installs packages"]]  # only the install cell
+    assert [e["approved"] for e in sink.of("approval_resolved")] == [False]
+    sources = "\n".join(c["source"] for c in outcome.cells)
+    assert "requirements = {" not in sources and "Install the requirements" not in sources
+    assert 'summarise("a long sentence about cookbooks")' in sources  # the rest went on
+    deleted = [d for t, d in sink.events if t == "tool_call" and d["name"] == "delete_cell"]
+    assert deleted and deleted[0]["arguments"] == {"cell_id": asked[0]["cell_id"]}

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from urllib.parse import quote
 
 from nbformat import NotebookNode
 
 from ..errors import CookbookError
 from ..notebook import build_notebook
+from ..redact import mask_credentials, mask_values
 from .prompt import build_opening_message, build_system_prompt
-from .providers.base import Message, ModelTurn, Provider, ProviderError, Usage
-from .tools import TOOL_SPECS, Workspace
+from .providers.base import Message, ModelTurn, Provider, ProviderError, SystemPrompt, Usage
+from .tools import TOOL_SPECS, ApproveFn, Workspace, is_text_mime
 
 if TYPE_CHECKING:
     from ..kernel import KernelExecutor
@@ -78,6 +82,10 @@ class _Stop(Exception):
 
 
 _CANCELLED = "The generation was cancelled."
+_NO_SECRETS: Mapping[str, str] = MappingProxyType({})
+# Shorter values are not masked: masking "abc" would shred unrelated text (redact.mask_values).
+_MIN_SECRET_CHARS = 6
+_SET_ENV_SECONDS = 60.0
 
 
 async def run_generation(
@@ -93,9 +101,22 @@ async def run_generation(
     cancel: asyncio.Event,
     secret_names: Sequence[str] = (),
     redact: Callable[[str], str] = lambda s: s,
+    secret_env: Mapping[str, str] = _NO_SECRETS,
+    approval_mode: str = "never",
+    approve: ApproveFn | None = None,
 ) -> GenerationOutcome:
-    """Run one generation to its end. See the module docstring for the guarantees."""
+    """Run one generation to its end. See the module docstring for the guarantees.
+
+    `secret_env` (name -> value) is put into the kernel's environment before the first model
+    turn, without a cell; the model only learns the names. Every value is masked (with the
+    caller's `redact` and credential-shaped strings) in everything the model, the events and the
+    notebook receive. `approval_mode` (never | risky | always) decides which code cells need
+    `approve(payload)` to return True before they run; see guardrails.needs_approval.
+    """
     started = time.monotonic()
+    secret_env = dict(secret_env or {})
+    redact = _redactor(redact, secret_env.values())
+    sink = _RedactingSink(sink, redact)
     checkout = (repo or {}).get("checkout")
     workspace = Workspace(
         generation_id=generation_id,
@@ -106,6 +127,9 @@ async def run_generation(
         redact=redact,
         repo_root=Path(checkout) if checkout else None,
         deadline=started + budgets.max_seconds,
+        secrets=secret_env,
+        approval_mode=approval_mode,
+        approve=approve,
     )
     usage = Usage()
     turns = 0
@@ -117,7 +141,7 @@ async def run_generation(
         provenance = {
             "generation_id": generation_id,
             "recipe": {
-                "prompt": request.prompt,
+                "prompt": redact(request.prompt),
                 "template": request.template,
                 "topic": request.topic,
                 "complexity": request.complexity,
@@ -134,7 +158,7 @@ async def run_generation(
             notebook=build_notebook(cells, provenance=provenance),
             usage=usage,
             turns=turns,
-            message=message,
+            message=redact(message) if message else message,
         )
 
     await sink.emit(
@@ -147,10 +171,18 @@ async def run_generation(
         },
     )
     try:
+        if secret_env:
+            await _set_secrets(executor, secret_env, sink, cancel, workspace.deadline)
         system = build_system_prompt(
-            request=request, repo=repo, model=model, budgets=budgets, secret_names=secret_names
+            request=request,
+            repo=repo,
+            model=model,
+            budgets=budgets,
+            secret_names=sorted({*secret_names, *secret_env}),
         )
-        messages: list[Message] = [build_opening_message(request, repo)]
+        # The user's own text and the repository's pack could quote a value: mask it there too.
+        system = SystemPrompt(instructions=redact(system.instructions), context=redact(system.context))
+        messages: list[Message] = [_redact_message(build_opening_message(request, repo), redact)]
         provider.prepare(request=request, repo=repo, model=model)
         while True:
             if cancel.is_set():
@@ -169,6 +201,8 @@ async def run_generation(
             await sink.emit("usage", {**usage.to_dict(), "turns": turns})
             if turn.text:
                 await sink.emit("llm_text", {"text": turn.text})
+            # The model's own words go back as they were (providers replay them verbatim): it can
+            # only know a value that reached it, and everything that reaches it is masked.
             messages.append(_assistant_message(turn))
             if not turn.tool_calls:
                 if turn.stop_reason == "max_tokens":
@@ -217,6 +251,93 @@ async def run_generation(
     else:
         await sink.emit("failed", {"code": stop.code, "message": stop.message})
     return outcome()
+
+
+def _redactor(redact: Callable[[str], str], values: Iterable[str]) -> Callable[[str], str]:
+    """The caller's `redact`, after masking the secret values (as written, and as repr, JSON and
+    URL encoding show them) and credential-shaped strings. A value the code transformed (sliced,
+    reversed, base64-encoded) cannot be recognised and is not masked."""
+    variants: set[str] = set()
+    for value in values:
+        if len(value) >= _MIN_SECRET_CHARS:
+            variants.update({value, repr(value)[1:-1], json.dumps(value)[1:-1], quote(value, safe="")})
+    wanted = sorted(variants)
+
+    def combined(text: str) -> str:
+        if not text:
+            return text
+        if wanted:
+            text = mask_values(text, wanted, min_length=_MIN_SECRET_CHARS)
+        return redact(mask_credentials(text)[0])
+
+    return combined
+
+
+def _redact_obj(obj: Any, redact: Callable[[str], str]) -> Any:
+    """Every string in a JSON-like value, except binary output data (base64 images)."""
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, dict):
+        return {
+            k: v if isinstance(k, str) and "/" in k and not is_text_mime(k) else _redact_obj(v, redact)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, (list, tuple)):
+        return [_redact_obj(v, redact) for v in obj]
+    return obj
+
+
+def _redact_message(message: Message, redact: Callable[[str], str]) -> Message:
+    return _redact_obj(message, redact)
+
+
+class _RedactingSink:
+    """Masks secrets in every event before the caller's sink sees it (the store, the UI)."""
+
+    def __init__(self, sink: EventSink, redact: Callable[[str], str]) -> None:
+        self._sink = sink
+        self._redact = redact
+
+    async def emit(self, type: str, data: dict[str, Any]) -> None:
+        await self._sink.emit(type, _redact_obj(data, self._redact))
+
+
+async def _set_secrets(
+    executor: KernelExecutor,
+    secret_env: dict[str, str],
+    sink: EventSink,
+    cancel: asyncio.Event,
+    deadline: float,
+) -> None:
+    """Put the secrets into the kernel's environment; a failure is a warning, not the end."""
+    names = ", ".join(sorted(secret_env))
+    await sink.emit(
+        "status", {"phase": "kernel", "message": f"Setting secrets in the kernel's environment: {names}"}
+    )
+    timeout = max(1.0, min(_SET_ENV_SECONDS, deadline - time.monotonic()))
+    try:
+        result = await executor.set_env(secret_env, timeout=timeout, cancel=cancel)
+    except (ValueError, OSError) as exc:
+        await sink.emit("warning", {"message": f"The secrets were not set in the kernel: {exc}"})
+        return
+    if result.status == "cancelled" or cancel.is_set():
+        raise _Stop("cancelled", _CANCELLED)
+    if result.status == "dead":
+        raise _Stop(
+            "failed",
+            "The kernel is not running (it died or was restarted). Restart it and generate again.",
+            "kernel_died",
+        )
+    if not result.ok:
+        error = result.error or {}
+        why = f"{error.get('ename', result.status)}: {error.get('evalue', '')}".strip(": ")
+        await sink.emit(
+            "warning",
+            {
+                "message": f"The secrets ({names}) could not be set in the kernel ({why}); "
+                "cells that read them will fail."
+            },
+        )
 
 
 def _check_budgets(budgets: Budgets, usage: Usage, turns: int, started: float) -> None:

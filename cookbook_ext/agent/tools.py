@@ -7,11 +7,13 @@ runs it, emits the cell events, and returns what goes back to the model (bounded
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import jsonschema
 
 from ..errors import CookbookError
+from ..guardrails import CredentialCheck, check_credentials, needs_approval
 from ..ingest import files as repo_files
 from .providers.base import ToolCall, ToolSpec
 
@@ -165,6 +168,14 @@ _SEARCH_SECONDS = 5.0
 _SEARCH_LINE_CHARS = 1000
 
 
+ApproveFn = Callable[[dict[str, Any]], Awaitable[bool]]
+
+
+def is_text_mime(mime: str) -> bool:
+    """Output data that is text (and so may hold a secret to mask); base64 images are not."""
+    return mime.startswith("text/") or mime.endswith(("json", "+xml", "/xml", "javascript"))
+
+
 @dataclass
 class Cell:
     cell_id: str
@@ -203,6 +214,9 @@ class Workspace:
     redact: Callable[[str], str] = lambda s: s
     repo_root: Path | None = None
     deadline: float = float("inf")  # time.monotonic() at which the generation's time budget ends
+    secrets: Mapping[str, str] = field(default_factory=dict)  # name -> value, for the credential check
+    approval_mode: str = "never"  # never | risky | always (see guardrails.needs_approval)
+    approve: ApproveFn | None = None  # asks the user; None: cells needing approval are not run
     cells: dict[str, Cell] = field(default_factory=dict)  # insertion order is notebook order
     summary: str | None = None
     _counter: int = 0
@@ -294,6 +308,7 @@ class Workspace:
                 f"The notebook already has {self.budgets.max_cells} cells, the limit. "
                 "Delete or edit cells instead of adding more."
             )
+        code, note = self._guard(code, cell_type, "The cell was not created.")
         self._counter += 1
         cell_id = f"c{self._counter}"
         nb_prefix = re.sub(r"[^A-Za-z0-9]", "", self.generation_id)[:12] or "gen"
@@ -311,12 +326,17 @@ class Workspace:
         )
         if cell_type == "markdown":
             await self._validate(cell, self._markdown_cell(cell))
+        answer: dict[str, Any] = {"cell_id": cell_id}
+        if note:
+            answer["note"] = note
         return ToolOutcome(
-            content=json.dumps({"cell_id": cell_id}), summary=f"created {cell_id} ({cell_type})"
+            content=json.dumps(answer),
+            summary=f"created {cell_id} ({cell_type})" + (" (key rewritten)" if note else ""),
         )
 
     async def edit_cell(self, cell_id: str, code: str) -> ToolOutcome:
         cell = self._cell(cell_id)
+        code, key_note = self._guard(code, cell.cell_type, "The cell was not changed.")
         if code == cell.source:
             return ToolOutcome(
                 content=json.dumps({"cell_id": cell_id, "edited": False, "note": "The source is unchanged."}),
@@ -329,9 +349,34 @@ class Workspace:
         else:
             await self._invalidate(cell)
             note = "Run execute_cell to validate it again."
+        if key_note:
+            note = f"{key_note} {note}"
         return ToolOutcome(
             content=json.dumps({"cell_id": cell_id, "edited": True, "note": note}),
-            summary=f"edited {cell_id}",
+            summary=f"edited {cell_id}" + (" (key rewritten)" if key_note else ""),
+        )
+
+    def _guard(self, code: str, cell_type: CellType, not_done: str) -> tuple[str, str | None]:
+        """The source to store and a note for the model; refuses a cell holding a credential.
+
+        A key written as a whole string literal in a code cell is rewritten to read the
+        environment; anything else (a key inside a longer string, in a comment, in markdown) is
+        refused so the model writes the cell again. Messages name variables, never values.
+        """
+        check = _check_credentials(code, self.secrets)
+        if check.refused:
+            raise ToolInputError(f"{check.refused} {not_done}")
+        if not check.rewritten:
+            return code, None
+        names = ", ".join(f'os.environ["{name}"]' for name in check.rewritten)
+        if cell_type == "markdown":
+            raise ToolInputError(
+                "This markdown cell contains a credential. Never write keys or secret values into "
+                f"cells; name the environment variable instead ({names}). {not_done}"
+            )
+        return check.code, (
+            f"The hardcoded key was replaced by {names}; never write keys into cells, read them "
+            "from the environment."
         )
 
     async def delete_cell(self, cell_id: str) -> ToolOutcome:
@@ -352,6 +397,18 @@ class Workspace:
                 summary=f"{cell_id} is markdown",
             )
 
+        reasons = needs_approval(self.approval_mode, cell.source, cell.cell_type)
+        if reasons:
+            answer = await self._ask_approval(cell, reasons)
+            if answer == "cancelled":
+                return ToolOutcome(
+                    content=json.dumps({"cell_id": cell_id, "status": "cancelled"}),
+                    summary=f"{cell_id}: cancelled while waiting for approval",
+                    cancelled=True,
+                )
+            if answer != "approved":
+                return self._not_run(cell, reasons, answer)
+
         async def progress(elapsed: float) -> None:
             await self.sink.emit("cell_progress", {"cell_id": cell_id, "elapsed": round(elapsed, 1)})
 
@@ -359,6 +416,9 @@ class Workspace:
         result = await self.executor.execute(
             cell.source, timeout=timeout, on_progress=progress, cancel=self.cancel
         )
+        # Mask secrets before anything is cut, summarised, stored or sent: a value cut in half
+        # by a length limit would no longer be recognised.
+        self._redact_result(result)
         cell.attempts += 1
         short_error = self._short_error(result, timeout)
         await self.sink.emit(
@@ -385,8 +445,8 @@ class Workspace:
                 "cell_type": "code",
                 "metadata": self._metadata(cell),
                 "execution_count": result.execution_count,
-                "source": cell.source,
-                "outputs": [self._redact_output(o) for o in result.outputs],
+                "source": self.redact(cell.source),
+                "outputs": result.outputs,
             }
             await self._validate(cell, nb_cell)
             summary = f"{cell_id} ran ok in {result.duration:.1f} s"
@@ -407,12 +467,85 @@ class Workspace:
             outcome.cancelled = True
         return outcome
 
+    async def _ask_approval(
+        self, cell: Cell, reasons: list[str]
+    ) -> Literal["approved", "declined", "unanswered", "cancelled"]:
+        """Ask the user before running `cell`, racing the answer against cancel and the deadline."""
+        if self.approve is None:
+            await self.sink.emit(
+                "warning",
+                {
+                    "message": f"Cell {cell.cell_id} needs approval ({'; '.join(reasons)}) but no one "
+                    "can approve it here, so it was not run."
+                },
+            )
+            return "unanswered"
+        approval_id = uuid.uuid4().hex
+        payload = {
+            "approval_id": approval_id,
+            "cell_id": cell.cell_id,
+            "source": cell.source,
+            "reasons": reasons,
+        }
+        await self.sink.emit("approval_required", dict(payload, reasons=list(reasons)))
+        await self.sink.emit(
+            "status", {"phase": "approval", "message": f"Waiting for your approval to run {cell.cell_id}"}
+        )
+        task = asyncio.ensure_future(self.approve(dict(payload, reasons=list(reasons))))
+        waiter = asyncio.ensure_future(self.cancel.wait())
+        try:
+            done, _ = await asyncio.wait(
+                (task, waiter),
+                timeout=max(0.0, self.deadline - time.monotonic()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            waiter.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        answer: Literal["approved", "declined", "unanswered", "cancelled"]
+        if self.cancel.is_set():
+            answer = "cancelled"
+        elif task not in done or task.cancelled():
+            answer = "unanswered"
+        elif task.exception() is not None:
+            log.warning("asking for approval failed: %r", task.exception())
+            answer = "unanswered"
+        else:
+            answer = "approved" if task.result() else "declined"
+        await self.sink.emit(
+            "approval_resolved",
+            {"approval_id": approval_id, "cell_id": cell.cell_id, "approved": answer == "approved"},
+        )
+        return answer
+
+    def _not_run(self, cell: Cell, reasons: list[str], answer: str) -> ToolOutcome:
+        why = "; ".join(reasons)
+        if answer == "declined":
+            note = f"The user declined to run this cell ({why})."
+        else:
+            note = f"This cell needs the user's approval ({why}) and none was given, so it was not run."
+        payload = {
+            "cell_id": cell.cell_id,
+            "status": "declined",
+            "has_error": True,
+            "reasons": reasons,
+            "note": f"{note} Do not retry it; find another way or skip it.",
+        }
+        return ToolOutcome(
+            content=json.dumps(payload),
+            is_error=False,  # like a failing cell: information for the model, not a broken call
+            summary=f"{cell.cell_id} not run: {'declined' if answer == 'declined' else 'no approval'}",
+        )
+
     def _markdown_cell(self, cell: Cell) -> dict[str, Any]:
         return {
             "id": cell.nb_id,
             "cell_type": "markdown",
             "metadata": self._metadata(cell),
-            "source": cell.source,
+            "source": self.redact(cell.source),
         }
 
     def _metadata(self, cell: Cell) -> dict[str, Any]:
@@ -440,18 +573,33 @@ class Workspace:
             cell.validated = None
             await self.sink.emit("cell_invalidated", {"cell_id": cell.cell_id})
 
+    def _redact_result(self, result: ExecutionResult) -> None:
+        result.outputs = [self._redact_output(o) for o in result.outputs]
+        result.stdout = self.redact(result.stdout)
+        result.stderr = self.redact(result.stderr)
+        if result.error:
+            result.error = {
+                **result.error,
+                "ename": self.redact(str(result.error.get("ename", ""))),
+                "evalue": self.redact(str(result.error.get("evalue", ""))),
+                "traceback": [self.redact(line) for line in result.error.get("traceback") or []],
+            }
+
     def _redact_output(self, output: dict[str, Any]) -> dict[str, Any]:
         kind = output["output_type"]
         if kind == "stream":
             output["text"] = self.redact(output["text"])
         elif kind == "error":
+            output["ename"] = self.redact(output["ename"])
             output["evalue"] = self.redact(output["evalue"])
             output["traceback"] = [self.redact(line) for line in output["traceback"]]
         else:
             data = output.get("data", {})
             for mime, value in data.items():
-                if isinstance(value, str) and (mime.startswith("text/") or mime.endswith("json")):
+                if isinstance(value, str) and is_text_mime(mime):
                     data[mime] = self.redact(value)
+                elif isinstance(value, (dict, list)) and is_text_mime(mime):
+                    data[mime] = json.loads(self.redact(json.dumps(value)))
         return output
 
     @staticmethod
@@ -543,7 +691,7 @@ class Workspace:
         header = f"{doc.get('path', path)}: lines {first}-{last} of {total}" + (
             f" ({', '.join(flags)})" if flags else ""
         )
-        content = doc.get("content", "")
+        content = self.redact(doc.get("content", ""))  # before cutting, so no half value slips out
         limit = max(200, self.budgets.output_chars - len(header) - 120)
         if len(content) > limit:
             cut = content.rfind("\n", 0, limit)
@@ -586,7 +734,7 @@ class Workspace:
                 raise ToolInputError(f"Invalid regular expression: {exc}.") from None
         else:
             matcher = re.compile(re.escape(query), re.IGNORECASE)
-        hits, note = await asyncio.to_thread(_search, root, matcher, path_glob, max_results)
+        hits, note = await asyncio.to_thread(_search, root, matcher, path_glob, max_results, self.redact)
         if not hits:
             return ToolOutcome(content="No matches." + (f" {note}" if note else ""), summary="0 matches")
         text = "\n".join(hits) + (f"\n[{note}]" if note else "")
@@ -595,9 +743,32 @@ class Workspace:
         return ToolOutcome(content=text, summary=f"{len(hits)} matches")
 
 
+def _check_credentials(code: str, secrets: Mapping[str, str]) -> CredentialCheck:
+    """guardrails.check_credentials, with each stored value swapped for a placeholder first.
+
+    A stored value that also has a known token shape would otherwise be found twice (as the
+    user's secret and by its shape) and rewritten twice over the same span, garbling the cell.
+    The placeholders are not token-shaped, so each literal is found once, under the user's name.
+    """
+    tag = uuid.uuid4().hex[:12]
+    placeholders: dict[str, str] = {}
+    ordered = sorted(((n, v) for n, v in secrets.items() if v and len(v) >= 6), key=lambda nv: -len(nv[1]))
+    for index, (name, value) in enumerate(ordered):
+        if value in code:
+            placeholder = f"__cookbook_secret_{tag}_{index}__"
+            code = code.replace(value, placeholder)
+            placeholders[name] = placeholder
+    return check_credentials(code, placeholders)
+
+
 def _search(
-    root: Path, matcher: re.Pattern[str], path_glob: str | None, max_results: int
+    root: Path,
+    matcher: re.Pattern[str],
+    path_glob: str | None,
+    max_results: int,
+    redact: Callable[[str], str] = lambda s: s,
 ) -> tuple[list[str], str]:
+    """Matches in the redacted text: a search must not reveal, by hit or miss, a masked value."""
     started = time.monotonic()
     hits: list[str] = []
     scanned = 0
@@ -606,7 +777,7 @@ def _search(
             doc = repo_files.read_repo_file(root, path)
         except CookbookError:
             continue  # binary, too large or unreadable: not searchable text
-        content = doc.get("content", "")
+        content = redact(doc.get("content", ""))
         scanned += len(content)
         for number, line in enumerate(content.splitlines(), doc.get("start_line") or 1):
             if matcher.search(line[:_SEARCH_LINE_CHARS]):

@@ -83,6 +83,11 @@ class CookbookHandler(APIHandler):
         if isinstance(exc, CookbookError):
             self.set_status(exc.status)
             body = exc.to_dict()
+        elif isinstance(exc, web.HTTPError) and status_code in (401, 403):
+            body = {
+                "code": "not_authorized",
+                "message": "Not signed in to this Jupyter server, or the session expired: reload the page.",
+            }
         elif isinstance(exc, web.HTTPError):
             body = {"code": "http_error", "message": exc.log_message or exc.reason or "Request failed."}
         else:

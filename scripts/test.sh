@@ -31,4 +31,6 @@ echo "== browser (Galata)"
 (cd ui-tests && npm install --no-audit --no-fund --loglevel=error && npx playwright test --grep-invert @bench)
 
 echo "== Python (pytest)"
+# configurable-http-proxy for the JupyterHub deployment test
+npm ci --prefix tests/hub --no-audit --no-fund --loglevel=error
 python -m pytest "$@"

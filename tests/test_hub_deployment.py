@@ -302,8 +302,6 @@ def _make_tiny_repo(folder: Path) -> None:
 
 
 def test_cookbook_on_jupyterhub(hub: Hub) -> None:
-    started = time.monotonic()
-
     # Two users, created through the hub's REST API with the service's admin token.
     r = hub.api("POST", "users", json={"usernames": list(USERS)})
     assert r.status_code == 201, (r.status_code, r.text)
@@ -350,7 +348,7 @@ def test_cookbook_on_jupyterhub(hub: Hub) -> None:
     bob_data = hub.users_dir / "bob" / "home" / ".local" / "share" / "jupyter" / "cookbook"
     assert (alice_data / "cookbook.db").exists() and (bob_data / "cookbook.db").exists()
 
-    # Ingest a folder under alice's root directory, by relative and by absolute path.
+    # Ingest a folder under alice's root directory (a path relative to that root, as the panel sends).
     r = hub.user_call("POST", "alice", "cookbook/repos", alice, json={"source": "tiny-repo"})
     assert r.status_code == 201, (r.status_code, r.text[:500])
     repo = r.json()
@@ -425,6 +423,3 @@ def test_cookbook_on_jupyterhub(hub: Hub) -> None:
     # The browser's hub login does not open bob's server.
     r = browser.get(f"{hub.url}/user/bob/cookbook/secrets", timeout=REQUEST_TIMEOUT, allow_redirects=False)
     assert r.status_code != 200 and "secrets" not in r.text, (r.status_code, r.text[:300])
-
-    elapsed = time.monotonic() - started
-    assert elapsed < 60, f"the deployment test took {elapsed:.1f} s"

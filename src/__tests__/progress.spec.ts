@@ -1,0 +1,206 @@
+import type { ICookbookEvent } from '../api';
+import {
+  initialProgress,
+  reduceAll,
+  reduceProgress,
+  totalTokens
+} from '../progress';
+import {
+  describeDependencies,
+  describeWarnings,
+  formatCost,
+  formatDuration
+} from '../panel/format';
+
+let seq = 0;
+function ev(type: string, data: any = {}, ts = 100 + seq): ICookbookEvent {
+  seq++;
+  return { seq, type, data, ts };
+}
+
+beforeEach(() => {
+  seq = 0;
+});
+
+describe('reduceProgress', () => {
+  it('lists files read, cells written, runs with their short errors, and fixes', () => {
+    const state = reduceAll(initialProgress(), [
+      ev('started', { provider: 'anthropic', model: 'claude' }),
+      ev('tool_call', {
+        id: 't1',
+        name: 'read_file_from_repo',
+        arguments: { path: 'README.md' }
+      }),
+      ev('cell_created', {
+        cell_id: 'c1',
+        cell_type: 'code',
+        source: 'import x\nx.run()'
+      }),
+      ev('cell_progress', { cell_id: 'c1', elapsed: 2.4 }),
+      ev('cell_executed', {
+        cell_id: 'c1',
+        ok: false,
+        short_error: 'ModuleNotFoundError: x'
+      }),
+      ev('tool_call', {
+        id: 't2',
+        name: 'edit_cell',
+        arguments: { cell_id: 'c1', code: 'import y' }
+      }),
+      ev('cell_executed', { cell_id: 'c1', ok: true, duration_ms: 1200 }),
+      ev('cell_validated', { cell_id: 'c1', index: 0, cell: {} })
+    ]);
+    expect(state.status).toBe('running');
+    expect(state.provider).toBe('anthropic');
+    expect(state.steps.map(s => s.msg)).toEqual([
+      'started',
+      'read',
+      'wroteCode',
+      'cellFailed',
+      'fixed',
+      'ran',
+      'validated'
+    ]);
+    expect(state.steps[3].detail).toBe('ModuleNotFoundError: x');
+    expect(state.steps[2].detail).toBe('import x');
+    expect(state).toMatchObject({
+      filesRead: 1,
+      cellsWritten: 1,
+      cellsRun: 2,
+      errors: 1,
+      fixes: 1
+    });
+    expect(state.validatedCells).toEqual(['c1']);
+  });
+
+  it('shows a running cell as one line that the outcome replaces', () => {
+    const state = reduceAll(initialProgress(), [
+      ev('cell_progress', { cell_id: 'c1', elapsed: 1 }),
+      ev('cell_progress', { cell_id: 'c1', elapsed: 2 })
+    ]);
+    expect(state.steps).toHaveLength(1);
+    expect(state.steps[0].args).toEqual(['c1', 2]);
+    const done = reduceProgress(
+      state,
+      ev('cell_executed', { cell_id: 'c1', ok: true, duration_ms: 10 })
+    );
+    expect(done.steps.map(s => s.msg)).toEqual(['ran']);
+  });
+
+  it('keeps tokens and cost from usage events', () => {
+    const state = reduceAll(initialProgress(), [
+      ev('usage', {
+        input_tokens: 1000,
+        output_tokens: 200,
+        cache_read_tokens: 50,
+        cost_usd: 0.012
+      })
+    ]);
+    expect(totalTokens(state.usage)).toBe(1250);
+    expect(state.usage.cost_usd).toBe(0.012);
+  });
+
+  it('ends with the terminal event and its timing', () => {
+    const state = reduceAll(initialProgress(), [
+      ev('started', {}, 10),
+      ev('cell_validated', { cell_id: 'c1' }, 11),
+      ev('cell_validated', { cell_id: 'c2' }, 12),
+      ev('cell_invalidated', { cell_id: 'c2' }, 13),
+      ev('finished', { usage: { input_tokens: 5 } }, 20)
+    ]);
+    expect(state.status).toBe('finished');
+    expect(state.finishedAt! - state.startedAt!).toBe(10);
+    expect(state.steps[state.steps.length - 1].args).toEqual([1]);
+  });
+
+  it('shows why a generation failed', () => {
+    const state = reduceProgress(
+      initialProgress(),
+      ev('failed', { code: 'x', message: 'No API key' })
+    );
+    expect(state.status).toBe('failed');
+    expect(state.message).toBe('No API key');
+  });
+
+  it('ignores events it already applied, so a replay changes nothing', () => {
+    const events = [ev('started'), ev('cell_created', { cell_id: 'c1' })];
+    const once = reduceAll(initialProgress(), events);
+    expect(reduceAll(once, events)).toBe(once);
+  });
+
+  it('collapses a run of status lines into the latest', () => {
+    const state = reduceAll(initialProgress(), [
+      ev('status', { message: 'Waiting for the model (turn 1)' }),
+      ev('status', { message: 'Waiting for the model (turn 2)' })
+    ]);
+    expect(state.steps).toHaveLength(1);
+    expect(state.steps[0].args).toEqual(['Waiting for the model (turn 2)']);
+  });
+
+  it('tracks approvals until something happens to their cell', () => {
+    const asked = reduceAll(initialProgress(), [
+      ev('approval_required', {
+        approval_id: 'a1',
+        cell_id: 'c2',
+        source: '!pip install x',
+        reasons: ['installs packages']
+      }),
+      ev('status', { message: 'Waiting for your approval to run c2' })
+    ]);
+    expect(asked.approvals).toEqual([
+      {
+        approvalId: 'a1',
+        cellId: 'c2',
+        source: '!pip install x',
+        reasons: ['installs packages']
+      }
+    ]);
+    const ran = reduceProgress(
+      asked,
+      ev('cell_progress', { cell_id: 'c2', elapsed: 1 })
+    );
+    expect(ran.approvals).toEqual([]);
+  });
+
+  it('survives unexpected payloads', () => {
+    const state = reduceAll(initialProgress(), [
+      ev('tool_call', null),
+      ev('cell_executed', {}),
+      ev('something_new', { x: 1 })
+    ]);
+    expect(state.lastSeq).toBe(3);
+  });
+});
+
+describe('format helpers', () => {
+  it('flattens the ingester dependency shape', () => {
+    expect(
+      describeDependencies({
+        python: '>=3.9',
+        packages: [
+          { name: 'numpy', spec: '>=1.20', source: 'requirements.txt' },
+          { name: 'torch' }
+        ],
+        files: ['requirements.txt']
+      })
+    ).toEqual(['python >=3.9', 'numpy >=1.20', 'torch']);
+    expect(describeDependencies(['a', { name: 'b', version: '1' }])).toEqual([
+      'a',
+      'b 1'
+    ]);
+    expect(describeDependencies(null)).toEqual([]);
+  });
+
+  it('reads warnings as strings or {message}', () => {
+    expect(describeWarnings(['a', { message: 'b' }])).toEqual(['a', 'b']);
+  });
+
+  it('formats durations and costs', () => {
+    expect(formatDuration(42)).toBe('42s');
+    expect(formatDuration(185)).toBe('3m 05s');
+    expect(formatDuration(3725)).toBe('1h 02m');
+    expect(formatCost(0.0021)).toBe('$0.0021');
+    expect(formatCost(1.5)).toBe('$1.50');
+    expect(formatCost(undefined)).toBe('–');
+  });
+});

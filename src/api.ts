@@ -1,0 +1,504 @@
+/**
+ * Typed client for the Cookbook server extension's REST API (`/cookbook/...`).
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import type * as nbformat from '@jupyterlab/nbformat';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** The path segment every Cookbook endpoint lives under. */
+export const API_NAMESPACE = 'cookbook';
+
+export type Complexity = 'basic' | 'intermediate' | 'advanced';
+
+export type GenerationStatus =
+  | 'pending'
+  | 'queued'
+  | 'running'
+  | 'finished'
+  | 'failed'
+  | 'cancelled'
+  | string;
+
+/** Terminal generation statuses: no event will follow. */
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set([
+  'finished',
+  'failed',
+  'cancelled'
+]);
+
+export interface IProviderInfo {
+  name: string;
+  available: boolean;
+  default_model?: string | null;
+  configured?: boolean;
+}
+
+export interface IStatus {
+  version: string;
+  providers: IProviderInfo[];
+  default_provider: string;
+  api_key_configured: boolean;
+}
+
+export interface IExampleInfo {
+  path: string;
+  title?: string;
+  kind?: string;
+}
+
+export interface IHfIdMention {
+  id: string;
+  count?: number;
+  score?: number;
+}
+
+export interface IContextSummary {
+  total_tokens: number;
+  budget: number;
+  sections?: unknown;
+}
+
+export interface IRepoSummary {
+  id: string;
+  source: string;
+  kind?: string;
+  url?: string | null;
+  ref?: string | null;
+  commit?: string | null;
+  name: string;
+  metadata?: Record<string, unknown>;
+  stats?: Record<string, unknown>;
+  dependencies?: unknown;
+  examples?: IExampleInfo[];
+  hf_ids?: IHfIdMention[];
+  readmes?: { path: string }[];
+  files_count?: number;
+  context?: IContextSummary;
+  warnings?: unknown[];
+}
+
+export interface IRepoFile {
+  path: string;
+  content: string;
+  [key: string]: unknown;
+}
+
+export interface IContextPack {
+  markdown: string;
+  sections?: unknown;
+  total_tokens: number;
+  budget: number;
+}
+
+export interface IModelSummary {
+  id: string;
+  downloads?: number | null;
+  likes?: number | null;
+  pipeline_tag?: string | null;
+  library_name?: string | null;
+  license?: string | null;
+  last_modified?: string | null;
+}
+
+export interface IModelCard {
+  description?: string | null;
+  usage?: string | null;
+  limitations?: string | null;
+}
+
+export interface IModelInfo extends IModelSummary {
+  author?: string | null;
+  card?: IModelCard | null;
+  stale?: boolean;
+  [key: string]: unknown;
+}
+
+export interface IRecipeInput {
+  name?: string;
+  title?: string;
+  [key: string]: unknown;
+}
+
+export interface IRecipe {
+  id: string;
+  title: string;
+  description?: string;
+  inputs?: (IRecipeInput | string)[];
+}
+
+export interface IGenerationRequest {
+  repo_id?: string;
+  source?: string;
+  hf_model_id?: string;
+  prompt: string;
+  template: string;
+  topic?: string;
+  complexity: Complexity;
+  kernel_id?: string;
+  provider?: string;
+  model?: string;
+  /** The template's extra inputs. */
+  data_path?: string;
+  compare_with?: string;
+  /** When to ask before running a cell; the server's default when omitted. */
+  approval?: 'never' | 'risky' | 'always';
+}
+
+export interface IUsage {
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_read_tokens?: number;
+  cache_write_tokens?: number;
+  cost_usd?: number | null;
+  turns?: number;
+}
+
+export interface IGeneration {
+  id: string;
+  status: GenerationStatus;
+  request?: Partial<IGenerationRequest> & Record<string, unknown>;
+  created_at?: string | number | null;
+  finished_at?: string | number | null;
+  usage?: IUsage | null;
+  cells?: nbformat.ICell[] | number | null;
+  message?: string | null;
+}
+
+export interface ICookbookEvent<T = any> {
+  seq: number;
+  type: string;
+  data: T;
+  /** Server time the event was emitted, epoch seconds. */
+  ts: number;
+}
+
+export interface IEventsPage {
+  events: ICookbookEvent[];
+  done: boolean;
+}
+
+export interface ISecretInfo {
+  name: string;
+  hint?: string | null;
+  updated_at?: string | null;
+}
+
+/**
+ * An error the server answered with (non-2xx). `message` is the server's
+ * human-readable message, safe to show to the user.
+ */
+export class CookbookAPIError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string
+  ) {
+    super(message);
+    this.name = 'CookbookAPIError';
+  }
+}
+
+/** Whether an error is worth retrying (the network, or the server was briefly unwell). */
+export function isTransientError(error: unknown): boolean {
+  if (error instanceof CookbookAPIError) {
+    return (
+      error.status === 0 ||
+      error.status === 408 ||
+      error.status === 429 ||
+      error.status === 502 ||
+      error.status === 503 ||
+      error.status === 504
+    );
+  }
+  if (error instanceof ServerConnection.ResponseError) {
+    return error.response.status >= 500 || error.response.status === 429;
+  }
+  if (isAbortError(error)) {
+    return false;
+  }
+  // ServerConnection.NetworkError, TypeError from fetch, anything unexpected.
+  return true;
+}
+
+export function isAbortError(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { name?: string }).name === 'AbortError'
+  );
+}
+
+/** Best human-readable message for any error thrown by the client. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}
+
+export interface IRequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  body?: unknown;
+  query?: Record<string, string | number | undefined | null>;
+  signal?: AbortSignal;
+}
+
+/**
+ * The Cookbook REST client. Every call goes through
+ * `ServerConnection.makeRequest`, so it carries the XSRF token and the
+ * server's auth headers.
+ */
+export class CookbookAPI {
+  constructor(options: CookbookAPI.IOptions = {}) {
+    this.serverSettings =
+      options.serverSettings ?? ServerConnection.makeSettings();
+  }
+
+  readonly serverSettings: ServerConnection.ISettings;
+
+  /** The absolute URL of an endpoint (useful for downloads). */
+  url(
+    path: string,
+    query?: Record<string, string | number | undefined | null>
+  ): string {
+    const base = URLExt.join(this.serverSettings.baseUrl, API_NAMESPACE, path);
+    const params = Object.entries(query ?? {})
+      .filter(([, v]) => v !== undefined && v !== null && v !== '')
+      .map(
+        ([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`
+      );
+    return params.length ? `${base}?${params.join('&')}` : base;
+  }
+
+  /** Low-level request: JSON in, JSON out, `CookbookAPIError` on non-2xx. */
+  async request<T>(path: string, options: IRequestOptions = {}): Promise<T> {
+    const init: RequestInit = { method: options.method ?? 'GET' };
+    if (options.body !== undefined) {
+      init.body = JSON.stringify(options.body);
+      init.headers = { 'Content-Type': 'application/json' };
+    }
+    if (options.signal) {
+      init.signal = options.signal;
+    }
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        this.url(path, options.query),
+        init,
+        this.serverSettings
+      );
+    } catch (error) {
+      if (isAbortError(error)) {
+        throw error;
+      }
+      const cause = error instanceof Error ? error.message : String(error);
+      throw new CookbookAPIError(0, 'network_error', cause);
+    }
+    const text = await response.text();
+    let data: any = null;
+    if (text.length > 0) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = text;
+      }
+    }
+    if (!response.ok) {
+      const body = data && typeof data === 'object' ? data : {};
+      const message =
+        (typeof body.message === 'string' && body.message) ||
+        (typeof data === 'string' && data.length < 500 && data) ||
+        response.statusText ||
+        `HTTP ${response.status}`;
+      const code =
+        (typeof body.code === 'string' && body.code) ||
+        `http_${response.status}`;
+      throw new CookbookAPIError(response.status, code, message);
+    }
+    return data as T;
+  }
+
+  status(signal?: AbortSignal): Promise<IStatus> {
+    return this.request<IStatus>('status', { signal });
+  }
+
+  ingest(
+    source: string,
+    ref?: string,
+    signal?: AbortSignal
+  ): Promise<IRepoSummary> {
+    const body: { source: string; ref?: string } = { source };
+    if (ref) {
+      body.ref = ref;
+    }
+    return this.request<IRepoSummary>('repos', {
+      method: 'POST',
+      body,
+      signal
+    });
+  }
+
+  async listRepos(signal?: AbortSignal): Promise<IRepoSummary[]> {
+    const data = await this.request<{ repos: IRepoSummary[] }>('repos', {
+      signal
+    });
+    return data.repos ?? [];
+  }
+
+  getRepo(id: string, signal?: AbortSignal): Promise<IRepoSummary> {
+    return this.request<IRepoSummary>(`repos/${encodeURIComponent(id)}`, {
+      signal
+    });
+  }
+
+  getRepoFile(
+    id: string,
+    path: string,
+    signal?: AbortSignal
+  ): Promise<IRepoFile> {
+    return this.request<IRepoFile>(`repos/${encodeURIComponent(id)}/files`, {
+      query: { path },
+      signal
+    });
+  }
+
+  getRepoContext(id: string, signal?: AbortSignal): Promise<IContextPack> {
+    return this.request<IContextPack>(
+      `repos/${encodeURIComponent(id)}/context`,
+      { signal }
+    );
+  }
+
+  async searchModels(
+    options: { search?: string; limit?: number; task?: string } = {},
+    signal?: AbortSignal
+  ): Promise<IModelSummary[]> {
+    const data = await this.request<{ models: IModelSummary[] }>('models', {
+      query: {
+        search: options.search,
+        limit: options.limit,
+        task: options.task
+      },
+      signal
+    });
+    return data.models ?? [];
+  }
+
+  /** One model's metadata; `modelId` is `owner/name` (or a bare name). */
+  getModel(modelId: string, signal?: AbortSignal): Promise<IModelInfo> {
+    const path = modelId
+      .split('/')
+      .map(part => encodeURIComponent(part))
+      .join('/');
+    return this.request<IModelInfo>(`models/${path}`, { signal });
+  }
+
+  async listRecipes(signal?: AbortSignal): Promise<IRecipe[]> {
+    const data = await this.request<{ recipes: IRecipe[] }>('recipes', {
+      signal
+    });
+    return data.recipes ?? [];
+  }
+
+  startGeneration(
+    request: IGenerationRequest,
+    signal?: AbortSignal
+  ): Promise<{ id: string }> {
+    return this.request<{ id: string }>('generations', {
+      method: 'POST',
+      body: request,
+      signal
+    });
+  }
+
+  async listGenerations(signal?: AbortSignal): Promise<IGeneration[]> {
+    const data = await this.request<{ generations: IGeneration[] }>(
+      'generations',
+      { signal }
+    );
+    return data.generations ?? [];
+  }
+
+  getGeneration(id: string, signal?: AbortSignal): Promise<IGeneration> {
+    return this.request<IGeneration>(`generations/${encodeURIComponent(id)}`, {
+      signal
+    });
+  }
+
+  /**
+   * Long-poll the generation's events after sequence number `after`.
+   * Returns at once when events exist, else after up to `timeout` seconds.
+   */
+  events(
+    id: string,
+    after: number,
+    timeout?: number,
+    signal?: AbortSignal
+  ): Promise<IEventsPage> {
+    return this.request<IEventsPage>(
+      `generations/${encodeURIComponent(id)}/events`,
+      { query: { after, timeout }, signal }
+    );
+  }
+
+  cancelGeneration(id: string): Promise<unknown> {
+    return this.request<unknown>(
+      `generations/${encodeURIComponent(id)}/cancel`,
+      { method: 'POST', body: {} }
+    );
+  }
+
+  /** Answer a cell's `approval_required` event: run it (true) or skip it. */
+  answerApproval(
+    id: string,
+    approvalId: string,
+    approved: boolean
+  ): Promise<{ approval_id: string; approved: boolean }> {
+    return this.request(
+      `generations/${encodeURIComponent(id)}/approvals/${encodeURIComponent(approvalId)}`,
+      { method: 'POST', body: { approved } }
+    );
+  }
+
+  /** The URL of a generation's validated notebook (served as an attachment). */
+  notebookUrl(id: string): string {
+    return this.url(`generations/${encodeURIComponent(id)}/notebook`);
+  }
+
+  /** A generation's validated notebook, as nbformat JSON. */
+  getNotebook(
+    id: string,
+    signal?: AbortSignal
+  ): Promise<nbformat.INotebookContent> {
+    return this.request<nbformat.INotebookContent>(
+      `generations/${encodeURIComponent(id)}/notebook`,
+      { signal }
+    );
+  }
+
+  async listSecrets(signal?: AbortSignal): Promise<ISecretInfo[]> {
+    const data = await this.request<{ secrets: ISecretInfo[] }>('secrets', {
+      signal
+    });
+    return data.secrets ?? [];
+  }
+
+  setSecret(name: string, value: string): Promise<unknown> {
+    return this.request<unknown>(`secrets/${encodeURIComponent(name)}`, {
+      method: 'PUT',
+      body: { value }
+    });
+  }
+
+  deleteSecret(name: string): Promise<unknown> {
+    return this.request<unknown>(`secrets/${encodeURIComponent(name)}`, {
+      method: 'DELETE'
+    });
+  }
+}
+
+export namespace CookbookAPI {
+  export interface IOptions {
+    serverSettings?: ServerConnection.ISettings;
+  }
+}

@@ -1,0 +1,419 @@
+/**
+ * Folds a generation's events into what the progress view shows: a list of
+ * steps, tokens and cost so far, status and timing. Pure, so replaying the
+ * stream after a reload rebuilds exactly the same view.
+ */
+import type { ICookbookEvent, IUsage } from './api';
+
+export type StepKind =
+  | 'info'
+  | 'text'
+  | 'file'
+  | 'cell'
+  | 'run'
+  | 'ok'
+  | 'error'
+  | 'fix'
+  | 'validated'
+  | 'warning'
+  | 'done';
+
+export type StepMessage =
+  | 'started'
+  | 'status'
+  | 'text'
+  | 'read'
+  | 'listed'
+  | 'searched'
+  | 'fixed'
+  | 'removed'
+  | 'called'
+  | 'toolFailed'
+  | 'wroteMarkdown'
+  | 'wroteCode'
+  | 'running'
+  | 'ran'
+  | 'cellFailed'
+  | 'validated'
+  | 'withdrawn'
+  | 'warning'
+  | 'approval'
+  | 'finished'
+  | 'failed'
+  | 'cancelled';
+
+export interface IStep {
+  /** Stable key: a later event may update the same step (a running cell). */
+  key: string;
+  kind: StepKind;
+  /** Message id (see the progress view's catalogue) and its arguments. */
+  msg: StepMessage;
+  args: (string | number)[];
+  detail?: string;
+  seq: number;
+}
+
+export type ProgressStatus =
+  | 'starting'
+  | 'running'
+  | 'cancelling'
+  | 'finished'
+  | 'failed'
+  | 'cancelled'
+  | 'interrupted';
+
+/** A cell waiting for the user's go-ahead before it runs. */
+export interface IApproval {
+  approvalId: string;
+  cellId: string;
+  source: string;
+  reasons: string[];
+}
+
+export interface IProgressState {
+  status: ProgressStatus;
+  provider?: string;
+  model?: string;
+  /** Server epoch seconds of the first event and the terminal one. */
+  startedAt?: number;
+  finishedAt?: number;
+  steps: IStep[];
+  usage: IUsage;
+  /** Cells kept in the notebook so far (validated minus invalidated). */
+  validatedCells: string[];
+  filesRead: number;
+  cellsWritten: number;
+  cellsRun: number;
+  errors: number;
+  fixes: number;
+  message?: string;
+  /** Approvals asked for and not settled yet (answered, run, skipped). */
+  approvals: IApproval[];
+  lastSeq: number;
+}
+
+/** The most steps kept; older ones scroll away so a long run stays light. */
+export const MAX_STEPS = 400;
+
+export function initialProgress(): IProgressState {
+  return {
+    status: 'starting',
+    steps: [],
+    usage: {},
+    validatedCells: [],
+    filesRead: 0,
+    cellsWritten: 0,
+    cellsRun: 0,
+    errors: 0,
+    fixes: 0,
+    approvals: [],
+    lastSeq: 0
+  };
+}
+
+const TERMINAL = new Set(['finished', 'failed', 'cancelled']);
+
+export function isTerminalStatus(status: string): boolean {
+  return (
+    status === 'finished' ||
+    status === 'failed' ||
+    status === 'cancelled' ||
+    status === 'interrupted'
+  );
+}
+
+function firstLine(text: unknown, limit = 120): string {
+  const line = String(text ?? '')
+    .split('\n')
+    .find(l => l.trim().length > 0);
+  const trimmed = (line ?? '').trim();
+  return trimmed.length > limit ? `${trimmed.slice(0, limit - 1)}…` : trimmed;
+}
+
+function clip(text: unknown, limit = 300): string {
+  const s = String(text ?? '').trim();
+  return s.length > limit ? `${s.slice(0, limit - 1)}…` : s;
+}
+
+function upsert(steps: IStep[], step: IStep): IStep[] {
+  const i = steps.findIndex(s => s.key === step.key);
+  if (i >= 0) {
+    const next = steps.slice();
+    next[i] = step;
+    return next;
+  }
+  const next = [...steps, step];
+  return next.length > MAX_STEPS ? next.slice(next.length - MAX_STEPS) : next;
+}
+
+/** Apply one event. Never throws on unexpected payloads. */
+export function reduceProgress(
+  state: IProgressState,
+  event: ICookbookEvent
+): IProgressState {
+  if (event.seq <= state.lastSeq) {
+    return state;
+  }
+  const data = (event.data ?? {}) as Record<string, any>;
+  const seq = event.seq;
+  const s: IProgressState = { ...state, lastSeq: seq };
+  if (s.startedAt === undefined && typeof event.ts === 'number') {
+    s.startedAt = event.ts;
+  }
+  if (s.status === 'starting' && !isTerminalStatus(event.type)) {
+    s.status = 'running';
+  }
+  const add = (
+    kind: StepKind,
+    msg: StepMessage,
+    args: (string | number)[] = [],
+    detail?: string,
+    key?: string
+  ) => {
+    s.steps = upsert(s.steps, {
+      key: key ?? `e${seq}`,
+      kind,
+      msg,
+      args,
+      detail,
+      seq
+    });
+  };
+
+  // An approval is settled once anything happens to its cell, or the next
+  // tool call starts (tools run one at a time).
+  if (s.approvals.length > 0 && event.type !== 'approval_required') {
+    const cellId = data.cell_id;
+    const settled =
+      event.type === 'tool_call' ||
+      event.type === 'tool_result' ||
+      TERMINAL.has(event.type);
+    s.approvals = s.approvals.filter(a => !settled && a.cellId !== cellId);
+  }
+
+  switch (event.type) {
+    case 'started':
+      s.provider = data.provider ?? s.provider;
+      s.model = data.model ?? s.model;
+      s.startedAt = event.ts ?? s.startedAt;
+      add('info', 'started', [
+        String(data.provider ?? '?'),
+        String(data.model ?? '?')
+      ]);
+      break;
+    case 'status':
+      if (data.message) {
+        // A run of status lines collapses into the latest one.
+        const last = s.steps[s.steps.length - 1];
+        add(
+          'info',
+          'status',
+          [String(data.message)],
+          undefined,
+          last?.msg === 'status' ? last.key : undefined
+        );
+      }
+      break;
+    case 'llm_text':
+      if (String(data.text ?? '').trim()) {
+        add('text', 'text', [firstLine(data.text, 200)]);
+      }
+      break;
+    case 'tool_call': {
+      const args = (data.arguments ?? {}) as Record<string, any>;
+      const key = `tool-${data.id ?? seq}`;
+      switch (data.name) {
+        case 'read_file_from_repo':
+          s.filesRead++;
+          add('file', 'read', [String(args.path ?? '')], undefined, key);
+          break;
+        case 'list_files_in_repo':
+          add(
+            'file',
+            'listed',
+            [String(args.folder || args.pattern || '/')],
+            undefined,
+            key
+          );
+          break;
+        case 'search_repo':
+          add('file', 'searched', [String(args.query ?? '')], undefined, key);
+          break;
+        case 'edit_cell':
+          s.fixes++;
+          add(
+            'fix',
+            'fixed',
+            [String(args.cell_id ?? '')],
+            firstLine(args.code),
+            key
+          );
+          break;
+        case 'delete_cell':
+          add('fix', 'removed', [String(args.cell_id ?? '')], undefined, key);
+          break;
+        case 'create_cell':
+        case 'execute_cell':
+        case 'finish':
+          // Shown through cell_created / cell_executed / finished.
+          break;
+        default:
+          add('info', 'called', [String(data.name ?? '?')], undefined, key);
+      }
+      break;
+    }
+    case 'tool_result':
+      if (data.ok === false) {
+        s.errors++;
+        add(
+          'error',
+          'toolFailed',
+          [String(data.name ?? '?')],
+          clip(data.summary),
+          `tool-${data.id ?? seq}-result`
+        );
+      }
+      break;
+    case 'cell_created':
+      s.cellsWritten++;
+      add(
+        'cell',
+        data.cell_type === 'markdown' ? 'wroteMarkdown' : 'wroteCode',
+        [String(data.cell_id ?? '')],
+        firstLine(data.source)
+      );
+      break;
+    case 'cell_progress':
+      add(
+        'run',
+        'running',
+        [String(data.cell_id ?? ''), Math.round(Number(data.elapsed ?? 0))],
+        undefined,
+        `run-${data.cell_id}`
+      );
+      break;
+    case 'cell_executed': {
+      s.cellsRun++;
+      const cellId = String(data.cell_id ?? '');
+      const seconds = (Number(data.duration_ms ?? 0) / 1000).toFixed(1);
+      // Replace the "running…" line of this cell, if any, with the outcome.
+      const runKey = `run-${cellId}`;
+      s.steps = s.steps.filter(step => step.key !== runKey);
+      if (data.ok) {
+        add('ok', 'ran', [cellId, seconds]);
+      } else {
+        s.errors++;
+        const error = data.error
+          ? `${data.error.ename}: ${data.error.evalue}`
+          : '';
+        add(
+          'error',
+          'cellFailed',
+          [cellId],
+          clip(data.short_error || error || data.status)
+        );
+      }
+      break;
+    }
+    case 'cell_validated': {
+      const cellId = String(data.cell_id ?? '');
+      if (!s.validatedCells.includes(cellId)) {
+        s.validatedCells = [...s.validatedCells, cellId];
+      }
+      add('validated', 'validated', [cellId]);
+      break;
+    }
+    case 'cell_invalidated': {
+      const cellId = String(data.cell_id ?? '');
+      s.validatedCells = s.validatedCells.filter(c => c !== cellId);
+      add('warning', 'withdrawn', [cellId]);
+      break;
+    }
+    case 'usage':
+      s.usage = {
+        input_tokens: data.input_tokens,
+        output_tokens: data.output_tokens,
+        cache_read_tokens: data.cache_read_tokens,
+        cache_write_tokens: data.cache_write_tokens,
+        cost_usd: data.cost_usd,
+        turns: data.turns
+      };
+      break;
+    case 'warning':
+      add('warning', 'warning', [clip(data.message)]);
+      break;
+    case 'approval_required': {
+      const reasons = Array.isArray(data.reasons)
+        ? data.reasons.map(String)
+        : data.reason
+          ? [String(data.reason)]
+          : [];
+      if (data.approval_id) {
+        s.approvals = [
+          ...s.approvals.filter(a => a.approvalId !== data.approval_id),
+          {
+            approvalId: String(data.approval_id),
+            cellId: String(data.cell_id ?? ''),
+            source: String(data.source ?? ''),
+            reasons
+          }
+        ];
+      }
+      add(
+        'warning',
+        'approval',
+        [String(data.cell_id ?? '')],
+        clip(reasons.join('; ') || data.reason)
+      );
+      break;
+    }
+    case 'finished':
+      s.status = 'finished';
+      s.finishedAt = event.ts;
+      if (data.usage) {
+        s.usage = { ...s.usage, ...data.usage };
+      }
+      add('done', 'finished', [s.validatedCells.length]);
+      break;
+    case 'failed':
+      s.status = 'failed';
+      s.finishedAt = event.ts;
+      s.message = String(data.message ?? '');
+      add('error', 'failed', [], clip(data.message, 600));
+      break;
+    case 'cancelled':
+      s.status = 'cancelled';
+      s.finishedAt = event.ts;
+      s.message = data.message ? String(data.message) : undefined;
+      add(
+        'warning',
+        'cancelled',
+        [],
+        data.message ? clip(data.message) : undefined
+      );
+      break;
+    default:
+      break;
+  }
+  return s;
+}
+
+export function reduceAll(
+  state: IProgressState,
+  events: ICookbookEvent[]
+): IProgressState {
+  return events.reduce(reduceProgress, state);
+}
+
+/** Total tokens of a usage record. */
+export function totalTokens(usage: IUsage | null | undefined): number {
+  if (!usage) {
+    return 0;
+  }
+  return (
+    (usage.input_tokens ?? 0) +
+    (usage.output_tokens ?? 0) +
+    (usage.cache_read_tokens ?? 0) +
+    (usage.cache_write_tokens ?? 0)
+  );
+}

@@ -1,0 +1,163 @@
+/**
+ * Helpers shared by the Cookbook end-to-end tests.
+ */
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
+
+export const PANEL = '#jp-cookbook-panel';
+/** Created by jupyter_server_test_config.py in the server's root. */
+export const FIXTURE_REPO = 'fixtures/tiny-sentiment';
+
+/** Open the Cookbook sidebar and wait for the panel to render. */
+export async function openCookbook(
+  page: IJupyterLabPageFixture
+): Promise<Locator> {
+  const tab = page.locator(
+    '.jp-SideBar.jp-mod-left [data-id="jp-cookbook-panel"]'
+  );
+  const panel = page.locator(PANEL);
+  if (!(await panel.isVisible())) {
+    await tab.click();
+  }
+  await expect(panel.locator('.jp-Cookbook-body')).toBeVisible();
+  return panel;
+}
+
+export async function ingest(
+  panel: Locator,
+  source = FIXTURE_REPO
+): Promise<void> {
+  await panel
+    .getByLabel('GitHub URL or folder under the Jupyter root')
+    .fill(source);
+  await panel.getByRole('button', { name: 'Ingest', exact: true }).click();
+}
+
+export async function ingestFixture(panel: Locator): Promise<void> {
+  await ingest(panel);
+  await expect(panel.locator('.jp-Cookbook-repoName')).toHaveText(
+    'tiny-sentiment'
+  );
+}
+
+/** Fill the recipe and press Generate; resolves with the generation id. */
+export async function generate(
+  panel: Locator,
+  prompt: string
+): Promise<string> {
+  await panel.getByLabel('What should the notebook do?').fill(prompt);
+  const button = panel.getByRole('button', {
+    name: 'Generate into the notebook'
+  });
+  await expect(button).toBeEnabled();
+  await button.click();
+  const progress = panel.locator('.jp-Cookbook-progress');
+  await expect(progress).toBeVisible();
+  const id = await progress.getAttribute('data-generation-id');
+  expect(id).toBeTruthy();
+  return id!;
+}
+
+/** The cells of the notebook at `path`, from its shared model (what collaborators see). */
+export async function notebookCells(
+  page: IJupyterLabPageFixture,
+  path: string
+): Promise<any[]> {
+  return page.evaluate(p => {
+    const app = (window as any).jupyterapp;
+    const host = app.cookbook.host;
+    const handle = host.find(p);
+    return handle ? handle.shared.cells.map((c: any) => c.toJSON()) : [];
+  }, path);
+}
+
+export function cookbookCells(cells: any[], generationId?: string): any[] {
+  return cells.filter(
+    c =>
+      c.metadata?.cookbook &&
+      (!generationId || c.metadata.cookbook.generation_id === generationId)
+  );
+}
+
+/** Path of the notebook Galata created in this test's folder. */
+export function inTmp(tmpPath: string, name: string): string {
+  return `${tmpPath}/${name}`;
+}
+
+/** Wait for a status, approving every cell the generation asks about meanwhile. */
+export async function waitApproving(
+  panel: Locator,
+  status: string,
+  timeout = 90_000
+): Promise<number> {
+  const progress = panel.locator('.jp-Cookbook-progress');
+  const deadline = Date.now() + timeout;
+  let approved = 0;
+  while (Date.now() < deadline) {
+    if ((await progress.getAttribute('data-status')) === status) {
+      return approved;
+    }
+    const run = panel
+      .locator('.jp-Cookbook-approval')
+      .getByRole('button', { name: 'Run it' });
+    if (await run.first().isVisible()) {
+      await run.first().click();
+      approved++;
+    }
+    await panel.page().waitForTimeout(200);
+  }
+  await expect(progress).toHaveAttribute('data-status', status);
+  return approved;
+}
+
+export async function waitForStatus(
+  panel: Locator,
+  status: string,
+  timeout = 90_000
+): Promise<void> {
+  await expect(panel.locator('.jp-Cookbook-progress')).toHaveAttribute(
+    'data-status',
+    status,
+    {
+      timeout
+    }
+  );
+}
+
+/** Server-side view of a generation (status, validated cells). */
+export async function serverGeneration(
+  page: IJupyterLabPageFixture,
+  id: string
+): Promise<any> {
+  const response = await page.request.get(`/cookbook/generations/${id}`);
+  expect(response.ok()).toBeTruthy();
+  return response.json();
+}
+
+/**
+ * The generation's validated cells in notebook order, replayed from its
+ * events the way the contract defines `index` (validated cells before it).
+ */
+export async function validatedOrder(
+  page: IJupyterLabPageFixture,
+  id: string
+): Promise<string[]> {
+  const response = await page.request.get(
+    `/cookbook/generations/${id}/events?after=0&timeout=0`
+  );
+  expect(response.ok()).toBeTruthy();
+  const { events } = await response.json();
+  const order: string[] = [];
+  for (const e of events) {
+    if (e.type === 'cell_validated' || e.type === 'cell_invalidated') {
+      const at = order.indexOf(e.data.cell_id);
+      if (at >= 0) {
+        order.splice(at, 1);
+      }
+      if (e.type === 'cell_validated') {
+        order.splice(Math.min(e.data.index, order.length), 0, e.data.cell_id);
+      }
+    }
+  }
+  return order;
+}

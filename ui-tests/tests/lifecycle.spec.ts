@@ -1,0 +1,120 @@
+import { expect, test } from '@jupyterlab/galata';
+
+import {
+  cookbookCells,
+  generate,
+  ingestFixture,
+  inTmp,
+  notebookCells,
+  openCookbook,
+  validatedOrder,
+  waitForStatus
+} from './helpers';
+
+test.describe('Around a generation', () => {
+  test("starts the notebook's kernel when none is running", async ({
+    page,
+    tmpPath
+  }) => {
+    await page.notebook.createNew('nokernel.ipynb', { kernel: null });
+    const path = inTmp(tmpPath, 'nokernel.ipynb');
+    const panel = await openCookbook(page);
+    await ingestFixture(panel);
+    await expect(panel.locator('.jp-Cookbook-generate')).toContainText(
+      'its kernel will be started'
+    );
+    const id = await generate(panel, '[scripted cells=2 delay=0.05]');
+    await waitForStatus(panel, 'finished');
+    const kernelId = await page.evaluate(
+      p => (window as any).jupyterapp.cookbook.host.find(p)?.kernelId(),
+      path
+    );
+    expect(kernelId).toBeTruthy();
+    expect(cookbookCells(await notebookCells(page, path), id)).toHaveLength(3);
+  });
+
+  test('cells wait while the target is closed, and go in when it is reopened', async ({
+    page,
+    tmpPath
+  }) => {
+    await page.notebook.createNew('closed.ipynb');
+    const path = inTmp(tmpPath, 'closed.ipynb');
+    const panel = await openCookbook(page);
+    await ingestFixture(panel);
+    const id = await generate(panel, '[scripted cells=8 delay=0.4]');
+    await expect
+      .poll(
+        async () => cookbookCells(await notebookCells(page, path), id).length,
+        {
+          timeout: 30_000
+        }
+      )
+      .toBeGreaterThanOrEqual(2);
+    await page.notebook.save();
+    // Close it, dropping whatever was not saved.
+    await page.notebook.close(true);
+    await waitForStatus(panel, 'finished', 60_000);
+
+    const offer = panel.locator('.jp-Cookbook-offer');
+    await expect(offer).toContainText('which is closed');
+    expect(await offer.screenshot()).toMatchSnapshot('offer-closed.png', {
+      maxDiffPixelRatio: 0.2
+    });
+    await offer.getByRole('button', { name: 'Open the notebook' }).click();
+    await expect(offer).toContainText('are waiting for closed.ipynb.');
+    await offer.getByRole('button', { name: 'Insert them' }).click();
+    await expect(offer).toHaveCount(0);
+
+    const ids = cookbookCells(await notebookCells(page, path), id).map(
+      c => c.metadata.cookbook.cell_id
+    );
+    expect(ids).toEqual(await validatedOrder(page, id));
+  });
+
+  test('the history downloads a generation and inserts its cells again', async ({
+    page,
+    tmpPath
+  }) => {
+    await page.notebook.createNew('first.ipynb');
+    const panel = await openCookbook(page);
+    await ingestFixture(panel);
+    const id = await generate(panel, '[scripted cells=3 delay=0.05]');
+    await waitForStatus(panel, 'finished');
+
+    const item = panel.locator(
+      `.jp-Cookbook-historyItem[data-generation-id="${id}"]`
+    );
+    await expect(item).toContainText('Finished');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      item.getByRole('button', { name: 'Download' }).click()
+    ]);
+    expect(download.suggestedFilename()).toMatch(/\.ipynb$/);
+
+    await page.notebook.createNew('second.ipynb');
+    const second = inTmp(tmpPath, 'second.ipynb');
+    await item.getByRole('button', { name: 'Insert again' }).click();
+    await expect(panel.locator('.jp-Cookbook-generate')).toContainText(
+      'Inserted 4 cells'
+    );
+    const again = cookbookCells(await notebookCells(page, second), id);
+    expect(again.map(c => c.metadata.cookbook.cell_id)).toEqual(
+      await validatedOrder(page, id)
+    );
+    // A second time inserts nothing twice.
+    await item.getByRole('button', { name: 'Insert again' }).click();
+    await expect(panel.locator('.jp-Cookbook-generate')).toContainText(
+      'already in'
+    );
+    expect(cookbookCells(await notebookCells(page, second), id)).toHaveLength(
+      4
+    );
+
+    // Open shows its steps again.
+    await item.getByRole('button', { name: 'Open' }).click();
+    await expect(panel.locator('.jp-Cookbook-progress')).toHaveAttribute(
+      'data-generation-id',
+      id
+    );
+  });
+});

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--files 2800] [--mb 50] [--repeat 3] [--budget 24000] [--repo PATH]
 
-Makes a repository with /work/shared/bench/make_repo.py (--git) unless --repo is given, then
+Makes a repository with shared/bench/make_repo.py (beside this repository) (--git) unless --repo is given, then
 ingests it as a local folder with Cookbook's `ingest()` and with gitingest, each in a child
 process of its own (so imports and memory do not mix). Times are of the ingest call itself (wall
 and CPU), the median of --repeat interleaved runs, page cache warm for both. Prints both times,
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-MAKE_REPO = Path("/work/shared/bench/make_repo.py")
+MAKE_REPO = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "make_repo.py"
 ROOT = Path(__file__).resolve().parent.parent
 
 OURS = """

@@ -16,6 +16,7 @@ from cookbook_ext.errors import AuthRequired, TooLarge, Upstream
 from cookbook_ext.ingest import IngestOptions, IngestResult, ingest, list_repo_files, read_repo_file
 from tests.fakes.git_server import GitServer, git_server  # noqa: F401
 from tests.fakes.github_api import DEFAULT_TOKEN, FakeGitHub
+from tests.fakes.repos import make_repo_script
 
 METADATA = {
     "description": "Tiny things",
@@ -25,7 +26,6 @@ METADATA = {
     "default_branch": "main",
     "private": False,
 }
-MAKE_REPO = Path("/work/shared/bench/make_repo.py")
 LIVE_TOKEN = "hf_" + "L" * 34
 
 RESULT_KEYS = set(
@@ -263,7 +263,17 @@ def hostile_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("hostile-root")
     out = root / "hostile"
     subprocess.run(
-        [sys.executable, str(MAKE_REPO), str(out), "--hostile", "--files", "120", "--mb", "4", "--git"],
+        [
+            sys.executable,
+            str(make_repo_script()),
+            str(out),
+            "--hostile",
+            "--files",
+            "120",
+            "--mb",
+            "4",
+            "--git",
+        ],
         check=True,
         capture_output=True,
         timeout=120,

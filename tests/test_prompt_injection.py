@@ -23,7 +23,6 @@ import secrets
 import string
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -33,8 +32,8 @@ from cookbook_ext.ingest import IngestOptions, ingest
 from cookbook_ext.kernel import KernelExecutor
 from tests.fakes import FakeAnthropic, call, tool_use, tool_uses
 from tests.fakes.kernels import running_kernel
+from tests.fakes.repos import make_repo_script
 
-MAKE_REPO = Path("/work/shared/bench/make_repo.py")
 PROVIDER_KEY = "provider-key-for-the-fake-server"
 _ALNUM = string.ascii_letters + string.digits
 HF = "hf_" + "".join(secrets.choice(_ALNUM) for _ in range(34))
@@ -69,7 +68,7 @@ def hostile(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("injection-root")
     out = root / "hostile"
     subprocess.run(
-        [sys.executable, str(MAKE_REPO), str(out), "--hostile", "--files", "60", "--mb", "1"],
+        [sys.executable, str(make_repo_script()), str(out), "--hostile", "--files", "60", "--mb", "1"],
         check=True,
         capture_output=True,
         timeout=120,

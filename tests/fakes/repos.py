@@ -59,3 +59,18 @@ def make_local_repo(root: Path, name: str = "tiny-model", *, git: bool = False) 
         subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
         subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=env)
     return repo
+
+
+def make_repo_script() -> Path:
+    """The shared synthetic-repository generator: $COOKBOOK_MAKE_REPO, else shared/ beside the repo."""
+    import os
+
+    import pytest
+
+    candidates = [os.environ.get("COOKBOOK_MAKE_REPO", "")]
+    top = Path(__file__).resolve().parents[2]
+    candidates.append(str(top.parent / "shared" / "bench" / "make_repo.py"))
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    pytest.skip("needs shared/bench/make_repo.py beside the repository (or COOKBOOK_MAKE_REPO)")

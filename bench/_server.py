@@ -8,6 +8,10 @@ The server gets a config folder of its own (JUPYTER_CONFIG_DIR) holding every se
 token, and a log file under the temporary folder. On exit it shuts down every kernel through the
 REST API, asks the server to stop (POST api/shutdown), and terminates, then kills, its process
 group if it lingers, so no kernel outlives the benchmark.
+
+With COOKBOOK_SLOW_CALLBACK_MS=N in the environment, the server logs every event-loop callback
+that ran for N ms or more, with the stack the loop was in at that moment (a watchdog thread
+samples it), to its log (keep it with `load.py --keep`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,55 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+# Run in the server process before Jupyter: times every asyncio callback (Handle._run) and, for
+# the slow ones, prints the main thread's stack as a watchdog saw it while the callback ran.
+_SLOW_CALLBACK_PRELUDE = r"""
+import asyncio.events, os, runpy, sys, threading, time, traceback
+
+limit = float(os.environ["COOKBOOK_SLOW_CALLBACK_MS"]) / 1000
+state = {"start": 0.0, "stacks": [], "thread": None}
+original = asyncio.events.Handle._run
+
+
+def timed(self):
+    state["thread"] = threading.get_ident()
+    state["stacks"] = []
+    state["start"] = started = time.perf_counter()
+    try:
+        return original(self)
+    finally:
+        state["start"] = 0.0
+        took = time.perf_counter() - started
+        if took >= limit:
+            where = "".join(
+                f"  -- sample at {at * 1000:.0f} ms\n" + "".join(stack) for at, stack in state["stacks"]
+            )
+            sys.stderr.write(
+                f"SLOW-CALLBACK {took * 1000:.0f} ms at {time.time():.3f}: {self!r:.300}\n{where}"
+            )
+
+
+def watch():
+    # Up to 6 samples of the loop thread's stack, every limit/2, while one callback runs.
+    while True:
+        time.sleep(limit / 4)
+        started = state["start"]
+        if not started:
+            continue
+        elapsed = time.perf_counter() - started
+        stacks = state["stacks"]
+        if len(stacks) < 6 and elapsed >= limit / 2 * (len(stacks) + 1):
+            frame = sys._current_frames().get(state["thread"])
+            if frame is not None and state["start"] == started:
+                stacks.append((elapsed, traceback.format_stack(frame)[-10:]))
+
+
+asyncio.events.Handle._run = timed
+threading.Thread(target=watch, name="slow-callback-watchdog", daemon=True).start()
+sys.argv = ["jupyter_server"]
+runpy.run_module("jupyter_server", run_name="__main__", alter_sys=True)
+"""
 
 
 def free_port() -> int:
@@ -88,8 +141,11 @@ class JupyterServer:
             **self.extra_env,
         }
         self._log_file = open(self.log_path, "wb")
+        command = [sys.executable, "-m", "jupyter_server"]
+        if env.get("COOKBOOK_SLOW_CALLBACK_MS"):
+            command = [sys.executable, "-c", _SLOW_CALLBACK_PRELUDE]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server"],
+            command,
             cwd=self.root_dir,
             env=env,
             stdout=self._log_file,

@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/ingest.py [--files 2800] [--mb 50] [--repeat 3] [--budget 24000] [--repo PATH]
 
-Makes a repository with shared/bench/make_repo.py (beside this repository) (--git) unless --repo is given, then
-ingests it as a local folder with Cookbook's `ingest()` and with gitingest, each in a child
-process of its own (so imports and memory do not mix). Times are of the ingest call itself (wall
-and CPU), the median of --repeat interleaved runs, page cache warm for both. Prints both times,
+Makes a repository with shared/bench/make_repo.py --git (shared/ beside this repository) unless
+--repo is given, then ingests it as a local folder with Cookbook's `ingest()` and with
+gitingest, each in a child process of its own (so imports and memory do not mix). Times are of
+the ingest call itself (wall and CPU), the median of --repeat interleaved runs, page cache warm
+for both. Prints both times,
 the ratio (ours/gitingest), our peak RSS (the child's own getrusage) and whether the context pack is
 within its budget, then one JSON line with the same figures. gitingest's child gets a dead proxy,
 so its tiktoken download fails at once instead of reaching the internet.

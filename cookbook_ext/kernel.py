@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from queue import Empty
 from typing import Any, Literal
 
+import zmq.asyncio
 from jupyter_client.session import Session
-from nbformat.v4 import output_from_msg
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class _Outputs:
             if last["output_type"] == "stream" and last["name"] == content["name"]:
                 last["text"] += content["text"]
                 return
-        output = output_from_msg(msg)
+        output = _output_from_msg(msg_type, content)
         display_id = content.get("transient", {}).get("display_id")
         if display_id:
             self._by_display_id.setdefault(display_id, []).append(len(self.items))
@@ -125,6 +125,32 @@ class _Outputs:
         for index in self._by_display_id.get(display_id or "", []):
             self.items[index]["data"] = content.get("data", {})
             self.items[index]["metadata"] = content.get("metadata", {})
+
+
+def _output_from_msg(msg_type: str, content: dict[str, Any]) -> dict[str, Any]:
+    """The nbformat v4 output for an iopub message, as `nbformat.v4.output_from_msg` builds it
+    but without validating each output on the event loop (the notebook is validated whole)."""
+    if msg_type == "stream":
+        return {
+            "output_type": "stream",
+            "name": content.get("name", "stdout"),
+            "text": content.get("text") or "",
+        }
+    if msg_type == "error":
+        return {
+            "output_type": "error",
+            "ename": content.get("ename", "Error"),
+            "evalue": content.get("evalue", ""),
+            "traceback": list(content.get("traceback") or []),
+        }
+    output: dict[str, Any] = {
+        "output_type": msg_type,
+        "data": content.get("data") or {},
+        "metadata": content.get("metadata") or {},
+    }
+    if msg_type == "execute_result":
+        output["execution_count"] = content.get("execution_count")
+    return output
 
 
 class KernelDied(Exception):
@@ -238,6 +264,17 @@ class KernelExecutor:
             result.duration = time.monotonic() - started
             return result
 
+    async def connect(self, *, timeout: float = _READY_SECONDS, cancel: asyncio.Event | None = None) -> bool:
+        """Open the channels now and wait until the kernel answers (what the first `execute`
+        would do). False when it did not answer; the next `execute` then tries again and reports
+        why in its result."""
+        async with self._lock:
+            try:
+                await self._ensure_client(timeout, cancel)
+            except (KernelDied, _NotReady):
+                return False
+            return True
+
     async def interrupt(self) -> None:
         await self.km.interrupt_kernel()
 
@@ -263,7 +300,7 @@ class KernelExecutor:
             return self._client
         if not await self.is_alive():
             raise KernelDied("The kernel is not running.")
-        client = self.km.client(**self._own_session())
+        client = self.km.client(**self._own_session(), **self._shared_context())
         # No stdin: a cell calling input() fails at once instead of waiting for a human.
         client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)  # noqa: S604 - zmq shell channel, not a subprocess shell
         ready = asyncio.ensure_future(client.wait_for_ready(timeout=ready_timeout))
@@ -303,6 +340,13 @@ class KernelExecutor:
                 key=session.key, signature_scheme=session.signature_scheme, username=session.username
             )
         }
+
+    def _shared_context(self) -> dict[str, Any]:
+        """The manager's zmq context for our sockets. A client left to make its own context
+        starts an I/O thread for it and, on close, destroys it with a 100 ms linger: a wait on
+        the event loop at the end of every generation."""
+        context = getattr(self.km, "context", None)
+        return {"context": context} if isinstance(context, zmq.asyncio.Context) else {}
 
     def _drop_client(self) -> None:
         client, self._client = self._client, None

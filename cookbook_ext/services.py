@@ -76,19 +76,65 @@ def import_object(path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+# How many of a running generation's latest stored events EventLog keeps in memory for readers.
+EVENTS_IN_MEMORY = 2 * EVENTS_PAGE
+
+
 class EventLog:
-    """Numbers, stores and announces one generation's events (the engine's EventSink)."""
+    """Numbers, stores and announces one generation's events (the engine's EventSink).
+
+    `emit` returns once the event is stored (events arriving together share one transaction,
+    see Services._store_event); only then is it readable. The latest stored events are also kept
+    here, so a reader following a running generation is answered without a database query.
+    """
 
     def __init__(self, services: Services, generation_id: str, start_seq: int = 0):
         self._services = services
         self.generation_id = generation_id
         self.seq = start_seq
+        self._stored: list[dict[str, Any]] = []  # the latest stored events, consecutive seqs
+        self._stored_after = start_seq  # the seq just before _stored[0]
+        self._memory_ok = True
+
+    async def emit(self, type: str, data: dict[str, Any], *, masked: bool = False) -> None:
+        """Store and announce one event. `masked`: the caller already applied this generation's
+        redactor to every string in `data` (the engine's events do), so it is not walked twice."""
+        self.seq += 1
+        if not masked:
+            data = self._services.redact_obj(self.generation_id, data)
+        event = {"seq": self.seq, "type": type, "data": data, "ts": time.time()}
+        await self._services._store_event(self, event)
+
+    def _on_stored(self, event: dict[str, Any]) -> None:
+        if not self._memory_ok or event["seq"] != self._stored_after + len(self._stored) + 1:
+            self._memory_ok = False  # a lost write left a gap: readers go to the store
+            return
+        self._stored.append(event)
+        if len(self._stored) > EVENTS_IN_MEMORY:
+            drop = len(self._stored) - EVENTS_PAGE
+            self._stored_after += drop
+            del self._stored[:drop]
+
+    def _on_lost(self) -> None:
+        self._memory_ok = False
+
+    def events_after(self, after: int, limit: int) -> list[dict[str, Any]] | None:
+        """Stored events after `after` from memory, or None when memory does not reach back."""
+        if not self._memory_ok or after < self._stored_after:
+            return None
+        start = after - self._stored_after
+        return self._stored[start : start + limit]
+
+
+class _MaskedSink:
+    """The EventLog as run_generation's sink: the engine masks every event with this
+    generation's redactor (and the kernel's secrets) before emitting it."""
+
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
 
     async def emit(self, type: str, data: dict[str, Any]) -> None:
-        self.seq += 1
-        redacted = self._services.redact_obj(self.generation_id, data)
-        await self._services.store.add_events(self.generation_id, [(self.seq, type, redacted, time.time())])
-        self._services.notify(self.generation_id)
+        await self._log.emit(type, data, masked=True)
 
 
 @dataclass
@@ -124,6 +170,12 @@ class Services:
         self._approvals: dict[str, tuple[str, asyncio.Future[bool]]] = {}
         self._keys_cache: dict[str, dict[str, bool]] = {}
         self._model_clients: dict[tuple[Any, ...], Any] = {}
+        # Events waiting for the store, written together by one task (see _store_event).
+        self._event_queue: list[tuple[EventLog, dict[str, Any], asyncio.Future[None]]] = []
+        self._event_writer: asyncio.Task[None] | None = None
+        # Kernels starting at once: each is a process importing IPython, which on a small machine
+        # takes the CPU from the server; more than a few at a time only slow everyone down.
+        self._kernel_starts: asyncio.Semaphore | None = None
         # Slow blocking work (clones, scans, the Hub) gets its own bounded pool so quick lookups
         # on the default pool never queue behind it.
         self._io_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cookbook-io")
@@ -138,22 +190,81 @@ class Services:
 
     def warm_up(self) -> None:
         """Pay one-off import and compile costs in a background thread at start, not inside the
-        first generation (importing an SDK takes seconds on a busy machine)."""
+        first generation, where they would run on the event loop (importing an SDK takes seconds
+        on a busy machine).
+
+        Only what a generation can use now is imported: the engine's modules, and the SDKs of the
+        providers that have a key or an endpoint (or are the default). Another SDK is imported
+        when it is first chosen, in a worker thread (make_provider); importing every SDK here
+        would hold the GIL for seconds that the server's first requests then wait through.
+        """
 
         def work() -> None:
-            for path in self.config.provider_classes.values():
+            started = time.monotonic()
+            for module in ("cookbook_ext.agent.loop", "cookbook_ext.kernel", "cookbook_ext.notebook"):
                 try:
-                    import_object(path)
-                except Exception:  # a misconfigured provider is reported when it is used
-                    self.log.debug("could not import %s", path)
+                    importlib.import_module(module)
+                except Exception:
+                    self.log.debug("could not import %s", module)
             try:
                 from nbformat import v4, validator
 
                 validator.isvalid(v4.new_notebook(cells=[v4.new_code_cell("1")]))
             except Exception:
                 self.log.debug("nbformat warm-up failed")
+            if self.kernel_manager is not None:
+                # Made once, on the first kernel start: the provisioner factory (it reads every
+                # installed package's entry points) and the list of network interfaces.
+                try:
+                    from jupyter_client.localinterfaces import localhost
+                    from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+                    localhost()
+                    KernelProvisionerFactory.instance(parent=self.kernel_manager)
+                except Exception:
+                    self.log.debug("kernel start warm-up failed")
+            in_use = self._providers_in_use()
+            for name in in_use:
+                try:
+                    cls = import_object(self.config.provider_classes[name])
+                    warm = getattr(cls, "warm_up", None)
+                    if callable(warm):
+                        warm()
+                except Exception:  # a misconfigured provider is reported when it is used
+                    self.log.debug("could not import or warm up the %s provider", name)
+            if set(in_use) - {"offline"}:
+                # On their first request the SDKs load OpenTelemetry's propagators, and their
+                # HTTP stack (anyio) its asyncio backend: half a second on the loop otherwise.
+                try:
+                    importlib.import_module("opentelemetry.propagate")
+                except Exception:
+                    self.log.debug("OpenTelemetry's propagators are not available")
+                try:
+                    asyncio.run(_touch_anyio())
+                except Exception:
+                    self.log.debug("anyio is not available")
+            self.log.debug("Cookbook warmed up in %.1f s", time.monotonic() - started)
 
         threading.Thread(target=work, name="cookbook-warm-up", daemon=True).start()
+
+    def _providers_in_use(self) -> list[str]:
+        """The allowed providers a generation could use now (blocking: reads the secrets)."""
+        try:
+            keys = {
+                name: env is None or bool(self.secret(self.owner, env)) for name, env in PROVIDER_KEYS.items()
+            }
+        except Exception:  # an unreadable store: warm everything up, as before
+            keys = dict.fromkeys(PROVIDER_KEYS, True)
+        return [
+            name
+            for name in self.config.allowed_providers
+            if name in self.config.provider_classes
+            and (
+                keys.get(name, True)
+                or name == self.config.default_provider
+                or (name == "openai" and bool(self.config.openai_base_url))
+            )
+        ]
 
     def mark_interrupted(self) -> list[str]:
         return self.store.sync.mark_interrupted(
@@ -171,6 +282,8 @@ class Services:
                 message="The server stopped during this generation.",
                 finished_at=time.time(),
             )
+        if self._event_writer is not None:  # the last events (a `cancelled`) reach the store
+            await asyncio.gather(self._event_writer, return_exceptions=True)
         for client in self._model_clients.values():
             try:
                 await client.close()
@@ -461,10 +574,19 @@ class Services:
                     await log.emit("warning", {"message": f"Model metadata unavailable: {err.message}"})
             if kernel_id is None:
                 await log.emit("status", {"phase": "kernel", "message": "Starting a kernel"})
-                kernel_id = await self.kernel_manager.start_kernel(kernel_name="python3")
-                own_kernel = True
-            km = self.kernel_manager.get_kernel(kernel_id)
-            executor = KernelExecutor(km, cell_timeout=self.config.cell_timeout)
+                if self._kernel_starts is None:
+                    self._kernel_starts = asyncio.Semaphore(max(2, os.cpu_count() or 1))
+                async with self._kernel_starts:
+                    kernel_id = await self.kernel_manager.start_kernel(kernel_name="python3")
+                    own_kernel = True
+                    executor = KernelExecutor(
+                        self.kernel_manager.get_kernel(kernel_id), cell_timeout=self.config.cell_timeout
+                    )
+                    # Until it answers, a new kernel is a process importing IPython: CPU-bound.
+                    await executor.connect(timeout=min(60.0, self.config.cell_timeout), cancel=cancel)
+            else:
+                km = self.kernel_manager.get_kernel(kernel_id)
+                executor = KernelExecutor(km, cell_timeout=self.config.cell_timeout)
             secret_env = await self.to_thread(self.kernel_secrets, owner, body, repo)
             request = GenerationRequest(
                 prompt=body.prompt,
@@ -485,7 +607,7 @@ class Services:
                     model=model,
                     provider=provider,
                     executor=executor,
-                    sink=log,
+                    sink=_MaskedSink(log),
                     budgets=self.budgets(),
                     cancel=cancel,
                     secret_names=sorted(secret_env),
@@ -643,19 +765,74 @@ class Services:
 
     # -- event stream ---------------------------------------------------------------------------
 
+    async def _store_event(self, log: EventLog, event: dict[str, Any]) -> None:
+        """Store `event` and return once it is committed (group commit).
+
+        Events queue here in the order they were emitted; one writer task stores everything
+        queued in one transaction on the store's thread, then makes the events readable
+        (EventLog memory, then notify) and only then wakes their emitters. While a transaction
+        runs, the next events queue up for the next one: ten generations writing at once cost a
+        few transactions, not one each, with no added delay for a lone event.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._event_queue.append((log, event, future))
+        writer = self._event_writer
+        if writer is None or writer.done() or writer.get_loop() is not future.get_loop():
+            self._event_writer = asyncio.ensure_future(self._write_events())
+        # A cancelled emitter leaves its event queued: it is stored all the same, in order.
+        await future
+
+    async def _write_events(self) -> None:
+        while self._event_queue:
+            batch, self._event_queue = self._event_queue, []
+            try:
+                await self.store.add_event_rows([_event_row(log, ev) for log, ev, _ in batch])
+                groups = [batch]
+            except Exception:
+                # One generation's bad write must not cost the others theirs: each on its own.
+                by_gen: dict[str, list[tuple[EventLog, dict[str, Any], asyncio.Future[None]]]] = {}
+                for item in batch:
+                    by_gen.setdefault(item[0].generation_id, []).append(item)
+                groups = []
+                for items in by_gen.values():
+                    try:
+                        await self.store.add_event_rows([_event_row(log, ev) for log, ev, _ in items])
+                        groups.append(items)
+                    except Exception as exc:
+                        self.log.exception("Cookbook could not store events of %s", items[0][0].generation_id)
+                        _fail_events(items, exc)
+            except BaseException:  # cancelled (the loop is closing): nothing more gets written
+                _fail_events(batch + self._event_queue, RuntimeError("The event store was stopped."))
+                self._event_queue = []
+                raise
+            for items in groups:
+                for log, ev, _ in items:
+                    log._on_stored(ev)
+            for gen_id in dict.fromkeys(log.generation_id for items in groups for log, _, _ in items):
+                self.notify(gen_id)
+            for items in groups:
+                for _, _, future in items:
+                    if not future.done():
+                        future.set_result(None)
+
     def notify(self, gen_id: str) -> None:
         signal = self._signals.pop(gen_id, None)
         if signal is not None:
             signal.set()
 
     async def wait_events(self, gen_id: str, after: int, timeout: float) -> dict[str, Any]:
-        await self.store.get_generation(gen_id)  # 404 for an unknown id
+        if gen_id not in self._running:
+            await self.store.get_generation(gen_id)  # 404 for an unknown id
         deadline = time.monotonic() + timeout
         while True:
             # Take the signal before reading so an event stored in between still wakes us.
             signal = self._signals.setdefault(gen_id, asyncio.Event())
-            running = gen_id in self._running
-            events = await self.store.events_after(gen_id, after, limit=EVENTS_PAGE)
+            run = self._running.get(gen_id)
+            running = run is not None
+            # A running generation's latest events are in memory (stored first, then kept there).
+            events = run.log.events_after(after, EVENTS_PAGE) if run is not None else None
+            if events is None:
+                events = await self.store.events_after(gen_id, after, limit=EVENTS_PAGE)
             if events or not running:
                 # Events are stored before the task ends, so a finished task with nothing more
                 # to read means the stream is complete.
@@ -698,6 +875,25 @@ class _StoreCache:
 
     def put(self, key: str, data: dict[str, Any]) -> None:
         self._store.cache_put(key, data)
+
+
+async def _touch_anyio() -> None:
+    import anyio
+
+    anyio.Event()
+
+
+def _event_row(log: EventLog, event: dict[str, Any]) -> tuple[str, int, str, Any, float]:
+    return (log.generation_id, event["seq"], event["type"], event["data"], event["ts"])
+
+
+def _fail_events(
+    items: list[tuple[EventLog, dict[str, Any], asyncio.Future[None]]], exc: BaseException
+) -> None:
+    for log, _, future in items:
+        log._on_lost()
+        if not future.done():
+            future.set_exception(exc)
 
 
 def _map_strings(obj: Any, fn: Callable[[str], str]) -> Any:

@@ -91,3 +91,17 @@ def test_generate_exits_non_zero_when_nothing_was_validated(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "0 validated cell(s)" in proc.stdout
     assert nbformat.read(out, as_version=4).cells == []
+
+
+def test_generate_from_a_repository_with_nothing_runnable_fails_clearly(tmp_path):
+    repo = tmp_path / "prose-only"
+    repo.mkdir()
+    (repo / "README.md").write_text("# Prose only\n\nThis project has words but no code.\n")
+    (repo / "requirements.txt").write_text("jsonschema\n")
+    out = tmp_path / "out.ipynb"
+    proc = run(["generate", "prose-only", "--prompt", "show it", "--out", str(out)], tmp_path, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "failed: Nothing runnable was found for prose-only" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "failed: 0 validated cell(s)" in proc.stdout
+    assert nbformat.read(out, as_version=4).cells == []  # no intro, install or setup left behind

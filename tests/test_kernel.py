@@ -318,3 +318,42 @@ def test_set_env_rejects_bad_names_and_reports_an_unreadable_file(kernel, execut
     assert result.error["ename"] == "FileNotFoundError"
     assert SECRET not in repr(result)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("msg_type", "content"),
+    [
+        ("stream", {"name": "stderr", "text": "warning\n"}),
+        ("display_data", {"data": {"text/plain": "x", "image/png": "iVBORw0KGgo="}, "metadata": {"a": 1}}),
+        ("execute_result", {"data": {"text/plain": "42"}, "metadata": {}, "execution_count": 7}),
+        ("error", {"ename": "ValueError", "evalue": "bad", "traceback": ["line 1", "line 2"]}),
+    ],
+)
+def test_outputs_are_built_as_nbformat_builds_them(msg_type, content):
+    from nbformat.v4 import output_from_msg
+
+    from cookbook_ext.kernel import _output_from_msg
+
+    built = _output_from_msg(msg_type, content)
+    assert built == output_from_msg({"header": {"msg_type": msg_type}, "content": content})
+    _valid(built)
+
+
+def test_connect_waits_until_the_kernel_answers(kernel):
+    fresh = KernelExecutor(kernel.km, cell_timeout=30)
+    try:
+        assert kernel.run(fresh.connect(timeout=30)) is True
+        assert fresh._client is not None
+        assert kernel.run(fresh.execute("1 + 1")).outputs[0]["data"]["text/plain"] == "2"
+    finally:
+        kernel.run(fresh.close())
+
+
+def test_connect_reports_a_dead_kernel_without_raising(doomed: KernelHarness):
+    os.kill(doomed.km.provisioner.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while doomed.run(doomed.km.is_alive()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    fresh = KernelExecutor(doomed.km, cell_timeout=5)
+    assert doomed.run(fresh.connect(timeout=5)) is False
+    assert doomed.run(fresh.execute("1")).status == "dead"

@@ -310,10 +310,72 @@ def test_offline_use_my_data_looks_at_the_users_file(kernel, repo, checkout):
     assert "3 rows; header: ['text', 'label']" in look["outputs"][0]["text"]
 
 
-def test_offline_without_repo_or_model_still_finishes(kernel):
+def test_offline_without_repo_or_model_fails_with_nothing_runnable(kernel):
     outcome, sink = _generate(kernel, _request(), None, None)
-    assert outcome.status == "finished"
-    assert [c["cell_type"] for c in outcome.cells] == ["markdown"]
+    assert outcome.status == "failed"
+    assert outcome.cells == [] and outcome.notebook.cells == []
+    assert sink.of("cell_created") == []  # the intro waits for something real; it never came
+    [failed] = sink.of("failed")
+    assert failed["code"] == "nothing_validated"
+    assert "Nothing runnable was found for this project" in failed["message"]
+    assert "no Python code block" in failed["message"]
+    assert [t for t in sink.types if t in ("finished", "failed", "cancelled")] == ["failed"]
+
+
+def _ingest_folder(root, readme: str, requirements: str | None = None) -> dict:
+    root.mkdir()
+    (root / "README.md").write_text(readme)
+    if requirements is not None:
+        (root / "requirements.txt").write_text(requirements)
+    options = IngestOptions(root_dir=root.parent, cache_dir=root.parent / "cache")
+    return ingest(str(root), options=options).to_dict()
+
+
+def test_offline_setup_alone_is_not_a_cookbook(kernel, tmp_path):
+    """Install and setup run, but the README has no code: they are deleted again and it fails."""
+    repo = _ingest_folder(tmp_path / "prose-only", "# Prose only\n\nJust words, no code.\n", "jsonschema\n")
+    titles = [c.title for c in plan_candidates(_request(), repo, None)]
+    assert titles == ["Cookbook: prose-only", "Install the requirements", "Work from the repository"]
+    outcome, sink = _generate(kernel, _request(), repo, None)
+    assert outcome.status == "failed"
+    assert outcome.cells == [] and outcome.notebook.cells == []
+    assert [e["ok"] for e in sink.of("cell_executed")] == [True, True]  # install, setup
+    validated = {e["cell_id"] for e in sink.of("cell_validated")}
+    assert len(validated) == 3  # both code cells and the install heading (the last one is skipped)
+    assert {e["cell_id"] for e in sink.of("cell_invalidated")} == validated
+    assert not any(e["source"].startswith("# Cookbook") for e in sink.of("cell_created"))
+    [failed] = sink.of("failed")
+    assert failed["code"] == "nothing_validated"
+    assert failed["message"].startswith(
+        "Nothing runnable was found for prose-only: it has no Python code block"
+    )
+    assert outcome.message == failed["message"]
+
+
+def test_offline_every_candidate_failing_is_nothing_runnable(kernel, tmp_path):
+    readme = (
+        "# Broken\n\n## Use\n\n```python\nimport not_a_real_module_abc\nnot_a_real_module_abc.go()\n```\n"
+    )
+    repo = _ingest_folder(tmp_path / "broken", readme)
+    outcome, sink = _generate(kernel, _request(), repo, None)
+    assert outcome.status == "failed" and outcome.cells == []
+    assert [e["ok"] for e in sink.of("cell_executed")] == [True, False]  # setup, the README block
+    [failed] = sink.of("failed")
+    assert failed["code"] == "nothing_validated"
+    assert "none of the 1 example(s) tried" in failed["message"]
+    assert sink.of("finished") == []
+
+
+def test_offline_intro_is_written_only_after_something_real_ran(generated):
+    outcome, sink = generated
+    created = sink.of("cell_created")
+    assert created[0]["cell_type"] == "code"  # the install cell, not the intro
+    [intro] = [e for e in created if e["source"].startswith("# Cookbook")]
+    first_real = next(
+        i for i, e in enumerate(created) if e["cell_type"] == "code" and "summarise(" in e["source"]
+    )
+    assert created.index(intro) > first_real
+    assert outcome.cells[0]["source"].startswith("# Cookbook")  # still the notebook's title
 
 
 def test_offline_skips_a_declined_candidate_like_a_failed_one(kernel, ingested):

@@ -274,17 +274,21 @@ def _redactor(redact: Callable[[str], str], values: Iterable[str]) -> Callable[[
 
 
 def _redact_obj(obj: Any, redact: Callable[[str], str]) -> Any:
-    """Every string in a JSON-like value, except binary output data (base64 images)."""
+    """Every string in a JSON-like value, except binary output data (base64 images, audio, video).
+
+    The events leave the engine masked by this alone (the services store them without walking
+    them again), so only keys that are certainly binary media types are skipped."""
     if isinstance(obj, str):
         return redact(obj)
     if isinstance(obj, dict):
-        return {
-            k: v if isinstance(k, str) and "/" in k and not is_text_mime(k) else _redact_obj(v, redact)
-            for k, v in obj.items()
-        }
+        return {k: v if _is_binary_mime(k) else _redact_obj(v, redact) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_redact_obj(v, redact) for v in obj]
     return obj
+
+
+def _is_binary_mime(key: Any) -> bool:
+    return isinstance(key, str) and key.startswith(("image/", "audio/", "video/")) and not is_text_mime(key)
 
 
 def _redact_message(message: Message, redact: Callable[[str], str]) -> Message:

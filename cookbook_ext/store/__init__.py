@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy import create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -223,11 +223,19 @@ class Store:
     def add_events(
         self, generation_id: str, events: Iterable[tuple[int, str, dict[str, Any], float]]
     ) -> None:
-        with self._session.begin() as s:
-            s.add_all(
-                Event(generation_id=generation_id, seq=seq, type=type_, data=data, ts=ts)
-                for seq, type_, data, ts in events
-            )
+        self.add_event_rows((generation_id, seq, type_, data, ts) for seq, type_, data, ts in events)
+
+    def add_event_rows(self, rows: Iterable[tuple[str, int, str, dict[str, Any], float]]) -> None:
+        """Events of any generations, (generation_id, seq, type, data, ts) each, in one
+        transaction: a bulk INSERT, without the ORM's per-object bookkeeping."""
+        values = [
+            {"generation_id": gen_id, "seq": seq, "type": type_, "data": data, "ts": ts}
+            for gen_id, seq, type_, data, ts in rows
+        ]
+        if not values:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(insert(Event), values)
 
     def last_seq(self, generation_id: str) -> int:
         with self._session() as s:

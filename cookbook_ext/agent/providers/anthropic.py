@@ -94,6 +94,27 @@ class AnthropicProvider(Provider):
             timeout=anthropic.Timeout(timeout, connect=min(10.0, timeout)),
         )
 
+    @staticmethod
+    def warm_up() -> None:
+        """Parse one canned response, as the SDK parses every reply. It builds the validators of
+        its response models on first use, which otherwise costs the first generation a few
+        hundred milliseconds on the event loop. Blocking: for a worker thread at start."""
+        anthropic.types.Message.construct(
+            **{
+                "id": "msg_warm_up",
+                "type": "message",
+                "role": "assistant",
+                "model": "warm-up",
+                "content": [
+                    {"type": "text", "text": "warm-up"},
+                    {"type": "tool_use", "id": "toolu_warm_up", "name": "finish", "input": {}},
+                ],
+                "stop_reason": "tool_use",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 1, "output_tokens": 1},
+            }
+        )
+
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.close()

@@ -4,6 +4,12 @@ It plans candidate cells (an install cell for missing dependencies, the README's
 example scripts, the model card's usage snippets) and drives the same tools as a real model: for
 each candidate a code cell, run it; if it works, put a markdown heading above it, if not, delete it.
 Deterministic, free, and the default when no API key is configured.
+
+The intro, install and setup cells are scaffolding: they are worth keeping only around something
+that runs. The intro is written once the first real candidate (a README block, an example, a model
+card snippet, a look at the user's data) has run; when none does, the setup cells that did run are
+deleted again and the generation fails with code `nothing_validated` instead of finishing with a
+notebook that only installs packages and changes folder.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Message, ModelTurn, Provider, SystemPrompt, ToolCall, ToolSpec, Usage
+from .base import Message, ModelTurn, Provider, ProviderError, SystemPrompt, ToolCall, ToolSpec, Usage
 
 _PYTHON_LANGS = frozenset({"python", "py", "python3", "ipython", "ipython3", "pycon", "jupyter"})
 _SHELL_LANGS = frozenset({"bash", "sh", "shell", "console", "zsh", "shell-session"})
@@ -62,6 +68,7 @@ class Candidate:
     explanation: str
     code: str | None  # None: a markdown-only cell
     essential: bool = False  # setup cells are not counted against the snippet caps
+    scaffold: bool = False  # intro, install, setup: kept only when a real candidate ran too
 
 
 class OfflineProvider(Provider):
@@ -81,10 +88,16 @@ class OfflineProvider(Provider):
         self._ids: dict[str, str] = {}  # role -> tool_use id of the pending call
         self._code_cell = ""  # the current candidate's cell id
         self._current: Candidate | None = None
+        self._subject = "this project"
+        self._useful = 0  # real (not scaffold) candidates that ran
+        self._deferred: list[Candidate] = []  # markdown-only cells waiting for a real success
+        self._cells: list[str] = []  # cells kept so far, in notebook order ("" until its id is known)
+        self._pending: dict[str, int] = {}  # create_cell call id -> its slot in _cells
 
     def prepare(self, *, request: Any, repo: dict[str, Any] | None, model: dict[str, Any] | None) -> None:
         self._plan = plan_candidates(request, repo, model)
         self._caps = _CAPS.get(getattr(request, "complexity", "basic"), _CAPS["basic"])
+        self._subject = (repo or {}).get("name") or (model or {}).get("id") or "this project"
 
     async def next_turn(
         self,
@@ -95,11 +108,17 @@ class OfflineProvider(Provider):
         cancel: asyncio.Event,
     ) -> ModelTurn:
         results = _tool_results(messages[-1]) if messages else {}
+        self._resolve(results)
         calls: list[ToolCall] = []
         notes: list[str] = []
+        if self._awaiting == "cleared":
+            self._awaiting = None
+            raise ProviderError(self._nothing_runnable(), code="nothing_validated")
         if self._awaiting == "created":
             code_cell = _field(results.get(self._ids.get("code", "")), "cell_id")
             if code_cell is None:
+                if not self._useful:
+                    return self._clear(calls, notes)
                 return self._finish("Stopped: the notebook would not take more cells.")
             self._code_cell = code_cell
             self._ids = {"execute": self._call(calls, "execute_cell", {"cell_id": code_cell})}
@@ -108,13 +127,7 @@ class OfflineProvider(Provider):
         if self._awaiting == "executed" and self._current is not None:
             report = _parse(results.get(self._ids.get("execute", "")))
             if report is not None and not report.get("has_error"):
-                self._keep()
-                # The heading goes in only now, above the code, so a failed attempt never shows one.
-                self._call(
-                    calls,
-                    "create_cell",
-                    {"code": self._heading(self._current), "type": "markdown", "before": self._code_cell},
-                )
+                self._keep(calls, notes)
             else:
                 error = (report or {}).get("error") or {}
                 reason = (
@@ -124,10 +137,15 @@ class OfflineProvider(Provider):
                 self._call(calls, "delete_cell", {"cell_id": self._code_cell})
         candidate = self._pick()
         while candidate is not None and candidate.code is None:  # markdown needs no trial run
-            self._call(calls, "create_cell", {"code": self._heading(candidate), "type": "markdown"})
-            notes.append(f"Writing: {candidate.title}.")
+            if self._useful:
+                self._call(calls, "create_cell", {"code": self._heading(candidate), "type": "markdown"})
+                notes.append(f"Writing: {candidate.title}.")
+            else:  # written above the first cell once something real has run
+                self._deferred.append(candidate)
             candidate = self._pick()
         if candidate is None:
+            if not self._useful:
+                return self._clear(calls, notes)
             turn = self._finish(self._summary())
             turn.tool_calls[:0] = calls
             turn.text = " ".join([*notes, turn.text])
@@ -157,17 +175,77 @@ class OfflineProvider(Provider):
             return candidate
         return None
 
-    def _keep(self) -> None:
-        if self._current is not None and not self._current.essential:
-            self._kept.append(self._current.title)
+    def _keep(self, calls: list[ToolCall], notes: list[str]) -> None:
+        """The current candidate ran: write what waited for a real success, then its heading."""
+        current = self._current
+        assert current is not None
+        if not current.essential:
+            self._kept.append(current.title)
+        if not current.scaffold:
+            self._useful += 1
+            if self._useful == 1:
+                first = next((c for c in self._cells if c), self._code_cell)
+                for deferred in self._deferred:
+                    self._call(
+                        calls,
+                        "create_cell",
+                        {"code": self._heading(deferred), "type": "markdown", "before": first},
+                    )
+                    notes.append(f"Writing: {deferred.title}.")
+                self._deferred.clear()
+        # The heading goes in only now, above the code, so a failed attempt never shows one.
+        heading = self._call(
+            calls,
+            "create_cell",
+            {"code": self._heading(current), "type": "markdown", "before": self._code_cell},
+        )
+        self._pending[heading] = len(self._cells)
+        self._cells += ["", self._code_cell]
+
+    def _resolve(self, results: dict[str, str]) -> None:
+        """Learn the ids of the headings created last turn (the setup may have to go again)."""
+        for call_id, slot in list(self._pending.items()):
+            if call_id in results:
+                self._cells[slot] = _field(results[call_id], "cell_id") or ""
+                del self._pending[call_id]
+
+    def _clear(self, calls: list[ToolCall], notes: list[str]) -> ModelTurn:
+        """Nothing real ran: delete the setup cells that did, then end (next turn) as failed."""
+        # A heading asked for in this very turn is not written at all: its id is not known yet.
+        calls[:] = [c for c in calls if c.id not in self._pending]
+        self._pending.clear()
+        leftovers = [c for c in self._cells if c]
+        if not leftovers and not calls:
+            raise ProviderError(self._nothing_runnable(), code="nothing_validated")
+        for cell_id in leftovers:
+            self._call(calls, "delete_cell", {"cell_id": cell_id})
+        self._cells.clear()
+        self._awaiting = "cleared"
+        if leftovers:
+            notes.append("Nothing from the repository or the model card ran, so the setup cells go too.")
+        return ModelTurn(text=" ".join(notes), tool_calls=calls, stop_reason="tool_use", usage=Usage())
+
+    def _nothing_runnable(self) -> str:
+        if self._tried == 0:
+            found = (
+                f"Nothing runnable was found for {self._subject}: it has no Python code block in "
+                "its README, no example script or notebook, and no usage snippet on a model card."
+            )
+        else:
+            found = (
+                f"Nothing runnable was found for {self._subject}: none of the {self._tried} "
+                "example(s) tried (README code blocks, example scripts, model card snippets) ran "
+                "successfully in this kernel."
+            )
+        return (
+            f"{found} No notebook was made. Try a model-backed provider (Anthropic or OpenAI), "
+            "or a repository or model id with runnable examples."
+        )
 
     def _summary(self) -> str:
         kept = self._kept
-        if not kept:
-            return (
-                "None of the repository's examples or the model card's snippets ran in this kernel; "
-                "the notebook holds only the setup that worked."
-            )
+        if not kept:  # only the user's data was looked at
+            return "Looked at the data; no example from the repository or the model card ran in this kernel."
         return f"Kept {len(kept)} working example(s): " + "; ".join(kept) + "."
 
     def _finish(self, summary: str) -> ModelTurn:
@@ -241,7 +319,13 @@ def _intro(request: Any, repo: dict[str, Any], model: dict[str, Any]) -> Candida
         "Built offline from the repository's own examples and the model card's snippets; "
         "every code cell below ran successfully when it was generated."
     )
-    return Candidate(title=f"Cookbook: {subject}", explanation="\n\n".join(lines), code=None, essential=True)
+    return Candidate(
+        title=f"Cookbook: {subject}",
+        explanation="\n\n".join(lines),
+        code=None,
+        essential=True,
+        scaffold=True,
+    )
 
 
 def _requirement(name: str, spec: str | None) -> tuple[str, str] | None:
@@ -325,6 +409,7 @@ print(f"{{len(requirements) - len(missing)}} of {{len(requirements)}} requiremen
         explanation="Installs only what the repository needs and this kernel cannot import yet.",
         code=code,
         essential=True,
+        scaffold=True,
     )
 
 
@@ -347,6 +432,7 @@ print("Working in", Path.cwd())
         explanation="Makes the checkout importable and its relative paths resolve, as its examples expect.",
         code=code,
         essential=True,
+        scaffold=True,
     )
 
 

@@ -105,6 +105,38 @@ class OpenAIProvider(Provider):
             timeout=openai.Timeout(timeout, connect=min(10.0, timeout)),
         )
 
+    @staticmethod
+    def warm_up() -> None:
+        """Parse one canned response, as the SDK parses every reply. It builds the validators of
+        its response models on first use, which otherwise costs the first generation a few
+        hundred milliseconds on the event loop. Blocking: for a worker thread at start."""
+        openai.types.chat.ChatCompletion.construct(
+            **{
+                "id": "chatcmpl-warm-up",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "warm-up",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "tool_calls",
+                        "message": {
+                            "role": "assistant",
+                            "content": "warm-up",
+                            "tool_calls": [
+                                {
+                                    "id": "call_warm_up",
+                                    "type": "function",
+                                    "function": {"name": "finish", "arguments": "{}"},
+                                }
+                            ],
+                        },
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
+
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.close()

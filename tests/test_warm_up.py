@@ -1,0 +1,42 @@
+"""Start-up warm-up: one-off costs paid in a thread, not by the first generation on the loop."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from cookbook_ext.agent.providers.anthropic import AnthropicProvider
+from cookbook_ext.agent.providers.openai import OpenAIProvider
+from cookbook_ext.services import Services, ServicesConfig
+
+
+def test_warm_up_imports_only_the_providers_that_can_be_used(tmp_path, monkeypatch):
+    config = ServicesConfig(root_dir=tmp_path, data_dir=tmp_path / "data")
+    svc = Services(config)
+    try:
+        assert svc._providers_in_use() == ["offline"]
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-" + "k" * 30)
+        assert svc._providers_in_use() == ["anthropic", "offline"]
+        config.openai_base_url = "http://127.0.0.1:1/v1"
+        assert svc._providers_in_use() == ["anthropic", "openai", "offline"]
+    finally:
+        svc.store.close()
+
+
+def test_the_sdk_providers_parse_a_canned_response_to_warm_up():
+    AnthropicProvider.warm_up()
+    OpenAIProvider.warm_up()
+
+
+def test_warm_up_runs_in_a_thread_and_loads_what_the_first_generation_needs(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-" + "k" * 30)
+    svc = Services(ServicesConfig(root_dir=tmp_path, data_dir=tmp_path / "data"))
+    try:
+        svc.warm_up()
+        [thread] = [t for t in threading.enumerate() if t.name == "cookbook-warm-up"]
+        thread.join(120)
+        assert not thread.is_alive()
+        for module in ("cookbook_ext.agent.loop", "cookbook_ext.kernel", "anyio._backends._asyncio"):
+            assert module in sys.modules, module
+    finally:
+        svc.store.close()

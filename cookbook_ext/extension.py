@@ -9,7 +9,7 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Integer, List, Type, Unicode, default
 
-from .services import Services, ServicesConfig
+from .services import Services, ServicesConfig, server_owner
 from .store import Store
 
 
@@ -124,7 +124,7 @@ class CookbookApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         config = self.services_config()
-        store = self.store_class(self.db_url)
+        store = self.store_class(self.db_url, owner=server_owner())
         self.services = Services(config, store, kernel_manager=self.serverapp.kernel_manager, log=self.log)
         if self.mark_interrupted_on_start:
             interrupted = self.services.mark_interrupted()

@@ -80,6 +80,11 @@ def import_object(path: str) -> Any:
 EVENTS_IN_MEMORY = 2 * EVENTS_PAGE
 
 
+def server_owner() -> str:
+    """Whose server this is: the hub user, else the OS user running it."""
+    return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+
 class EventLog:
     """Numbers, stores and announces one generation's events (the engine's EventSink).
 
@@ -157,12 +162,14 @@ class Services:
         self.config = config
         self.log = log or logging.getLogger("cookbook_ext")
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        sync_store = store or Store(config.db_url or f"sqlite:///{config.data_dir / 'cookbook.db'}")
+        self.owner = server_owner()
+        sync_store = store or Store(
+            config.db_url or f"sqlite:///{config.data_dir / 'cookbook.db'}", owner=self.owner
+        )
         self.store = AsyncStore(sync_store)
         key = config.secrets_key or os.environ.get("COOKBOOK_SECRETS_KEY", "").encode() or None
         self.secrets = Secrets(sync_store, key or load_or_create_key(config.data_dir / "secrets.key"))
         self.kernel_manager = kernel_manager
-        self.owner = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
         self._running: dict[str, Running] = {}
         self._kernel_owner: dict[str, str] = {}
         self._signals: dict[str, asyncio.Event] = {}

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from ..errors import NotFound
 from .models import Event, Generation, ModelCacheEntry, Repo, Secret
@@ -73,7 +73,11 @@ def _repo_summary(row: Repo) -> dict[str, Any]:
 class Store:
     """Blocking data access. One instance per server; thread-safe (a session per call)."""
 
-    def __init__(self, url: str, *, run_migrations: bool = True):
+    def __init__(self, url: str, *, owner: str = "", run_migrations: bool = True):
+        # Repositories and generations belong to the server's owner, so a database shared by
+        # many users' servers (PostgreSQL on a hub) shows each only their own. Rows written
+        # before owners existed (owner "") stay visible to everyone.
+        self.owner = owner
         self.url = url
         self.engine = make_engine(url)
         if run_migrations:
@@ -83,20 +87,17 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _tx(self) -> Session:
-        return self._session.begin()  # type: ignore[return-value]
-
     # -- repositories ---------------------------------------------------------------------------
 
     def save_repo(self, result: dict[str, Any]) -> dict[str, Any]:
         """Insert or refresh an ingested repository, keyed by source location and commit."""
         where = result.get("url") or result.get("checkout") or result.get("source")
-        key = f"{result.get('kind')}:{where}@{result.get('commit') or ''}"
+        key = f"{self.owner}|{result.get('kind')}:{where}@{result.get('commit') or ''}"
         now = time.time()
         with self._session.begin() as s:
             row = s.scalar(select(Repo).where(Repo.key == key))
             if row is None:
-                row = Repo(id=new_id(), key=key, created_at=now)
+                row = Repo(id=new_id(), key=key, owner=self.owner, created_at=now)
                 s.add(row)
             row.source = str(result.get("source", ""))
             row.kind = str(result.get("kind", ""))
@@ -113,13 +114,18 @@ class Store:
     def get_repo(self, repo_id: str) -> dict[str, Any]:
         with self._session() as s:
             row = s.get(Repo, repo_id)
-            if row is None:
+            if row is None or row.owner not in (self.owner, ""):
                 raise NotFound(f"No ingested repository with id {repo_id!r}.")
             return _repo_summary(row)
 
     def list_repos(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._session() as s:
-            rows = s.scalars(select(Repo).order_by(Repo.updated_at.desc()).limit(limit)).all()
+            rows = s.scalars(
+                select(Repo)
+                .where(Repo.owner.in_((self.owner, "")))
+                .order_by(Repo.updated_at.desc())
+                .limit(limit)
+            ).all()
             return [_repo_summary(r) for r in rows]
 
     # -- Hugging Face cache (hub.ModelCache protocol) --------------------------------------------
@@ -153,6 +159,7 @@ class Store:
     ) -> dict[str, Any]:
         row = Generation(
             id=generation_id or new_id(),
+            owner=self.owner,
             status="running",
             request=request,
             repo_id=repo_id,
@@ -189,13 +196,18 @@ class Store:
     def get_generation(self, generation_id: str) -> dict[str, Any]:
         with self._session() as s:
             row = s.get(Generation, generation_id)
-            if row is None:
+            if row is None or row.owner not in (self.owner, ""):
                 raise NotFound(f"No generation with id {generation_id!r}.")
             return self._generation_dict(row)
 
     def list_generations(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._session() as s:
-            rows = s.scalars(select(Generation).order_by(Generation.created_at.desc()).limit(limit)).all()
+            rows = s.scalars(
+                select(Generation)
+                .where(Generation.owner.in_((self.owner, "")))
+                .order_by(Generation.created_at.desc())
+                .limit(limit)
+            ).all()
             return [self._generation_dict(r) for r in rows]
 
     def update_generation(self, generation_id: str, **fields: Any) -> None:
@@ -209,7 +221,13 @@ class Store:
     def mark_interrupted(self, message: str) -> list[str]:
         """On start: generations left running by a previous server process did not finish."""
         with self._session.begin() as s:
-            ids = list(s.scalars(select(Generation.id).where(Generation.status == "running")))
+            ids = list(
+                s.scalars(
+                    select(Generation.id).where(
+                        Generation.status == "running", Generation.owner.in_((self.owner, ""))
+                    )
+                )
+            )
             if ids:
                 s.execute(
                     update(Generation)

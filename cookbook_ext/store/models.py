@@ -17,6 +17,7 @@ class Repo(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     key: Mapped[str] = mapped_column(String(1024), unique=True)
+    owner: Mapped[str] = mapped_column(String(256), index=True, default="")
     source: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16))
     url: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -41,6 +42,7 @@ class Generation(Base):
     __tablename__ = "generations"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(256), index=True, default="")
     status: Mapped[str] = mapped_column(String(16), index=True)
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     repo_id: Mapped[str | None] = mapped_column(ForeignKey("repos.id"), nullable=True)

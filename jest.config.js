@@ -39,5 +39,12 @@ module.exports = {
   ],
   coverageReporters: ['lcov', 'text-summary'],
   testRegex: 'src/.*/.*.spec.ts[x]?$',
+  // Only src/ holds tests: keep the venv, the built extension and ui-tests out of jest's map.
+  modulePathIgnorePatterns: [
+    '<rootDir>/.venv/',
+    '<rootDir>/cookbook_ext/',
+    '<rootDir>/ui-tests/',
+    '<rootDir>/tests/'
+  ],
   transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`]
 };

@@ -177,10 +177,13 @@ export interface IEventsPage {
   done: boolean;
 }
 
+/** A stored secret as the server describes it: never its value. */
 export interface ISecretInfo {
   name: string;
+  /** A masked hint (e.g. `…WXYZ`), enough to tell two keys apart. */
   hint?: string | null;
-  updated_at?: string | null;
+  /** When it was last saved: epoch seconds (or an ISO date). */
+  updated_at?: number | string | null;
 }
 
 /**
@@ -476,23 +479,34 @@ export class CookbookAPI {
     );
   }
 
+  /** The user's secrets: names, masked hints and times, never values. */
   async listSecrets(signal?: AbortSignal): Promise<ISecretInfo[]> {
     const data = await this.request<{ secrets: ISecretInfo[] }>('secrets', {
       signal
     });
-    return data.secrets ?? [];
+    return data?.secrets ?? [];
   }
 
-  setSecret(name: string, value: string): Promise<unknown> {
-    return this.request<unknown>(`secrets/${encodeURIComponent(name)}`, {
+  /**
+   * Save (add or replace) a secret. The value goes to the server and is never
+   * returned; the answer carries the name and a masked hint only.
+   */
+  setSecret(
+    name: string,
+    value: string,
+    signal?: AbortSignal
+  ): Promise<ISecretInfo> {
+    return this.request<ISecretInfo>(`secrets/${encodeURIComponent(name)}`, {
       method: 'PUT',
-      body: { value }
+      body: { value },
+      signal
     });
   }
 
-  deleteSecret(name: string): Promise<unknown> {
-    return this.request<unknown>(`secrets/${encodeURIComponent(name)}`, {
-      method: 'DELETE'
+  async deleteSecret(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request<null>(`secrets/${encodeURIComponent(name)}`, {
+      method: 'DELETE',
+      signal
     });
   }
 }

@@ -38,6 +38,8 @@ export type StepMessage =
   | 'withdrawn'
   | 'warning'
   | 'approval'
+  | 'approved'
+  | 'declined'
   | 'finished'
   | 'failed'
   | 'cancelled';
@@ -87,7 +89,7 @@ export interface IProgressState {
   errors: number;
   fixes: number;
   message?: string;
-  /** Approvals asked for and not settled yet (answered, run, skipped). */
+  /** Approvals asked for and not resolved yet (`approval_resolved`). */
   approvals: IApproval[];
   lastSeq: number;
 }
@@ -180,15 +182,10 @@ export function reduceProgress(
     });
   };
 
-  // An approval is settled once anything happens to its cell, or the next
-  // tool call starts (tools run one at a time).
-  if (s.approvals.length > 0 && event.type !== 'approval_required') {
-    const cellId = data.cell_id;
-    const settled =
-      event.type === 'tool_call' ||
-      event.type === 'tool_result' ||
-      TERMINAL.has(event.type);
-    s.approvals = s.approvals.filter(a => !settled && a.cellId !== cellId);
+  // The server says when an approval is resolved (answered here or in another
+  // tab, timed out, cancelled); a terminal event ends any that remain.
+  if (s.approvals.length > 0 && TERMINAL.has(event.type)) {
+    s.approvals = [];
   }
 
   switch (event.type) {
@@ -363,7 +360,24 @@ export function reduceProgress(
         'warning',
         'approval',
         [String(data.cell_id ?? '')],
-        clip(reasons.join('; ') || data.reason)
+        clip(reasons.join('; ') || data.reason),
+        data.approval_id ? `approval-${data.approval_id}` : undefined
+      );
+      break;
+    }
+    case 'approval_resolved': {
+      const approvalId = String(data.approval_id ?? '');
+      const asked = s.approvals.find(a => a.approvalId === approvalId);
+      s.approvals = s.approvals.filter(a => a.approvalId !== approvalId);
+      const key = `approval-${approvalId}`;
+      const step = s.steps.find(x => x.key === key);
+      // The question's line becomes its answer, so the list does not grow.
+      add(
+        data.approved ? 'ok' : 'warning',
+        data.approved ? 'approved' : 'declined',
+        [String(data.cell_id ?? asked?.cellId ?? '')],
+        step?.detail,
+        step ? key : undefined
       );
       break;
     }

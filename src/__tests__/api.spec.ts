@@ -237,19 +237,91 @@ describe('CookbookAPI', () => {
     ]);
   });
 
-  it('puts and deletes secrets by name', async () => {
-    const { api, calls } = fakeServer(
-      json({}),
-      new Response(null, { status: 204 })
-    );
-    await api.setSecret('OPENAI_API_KEY', 'sk-1');
-    await api.deleteSecret('OPENAI_API_KEY');
-    expect(calls[0].method).toBe('PUT');
-    expect(calls[0].body).toEqual({ value: 'sk-1' });
-    expect(calls[1].method).toBe('DELETE');
-    expect(calls[1].url).toBe(
-      'http://localhost:8888/lab-base/cookbook/secrets/OPENAI_API_KEY'
-    );
+  describe('secrets', () => {
+    const BASE = 'http://localhost:8888/lab-base/cookbook/secrets';
+
+    it('lists names, hints and times', async () => {
+      const secrets = [
+        { name: 'HF_TOKEN', hint: '…WXYZ', updated_at: 1795255054.5 }
+      ];
+      const { api, calls } = fakeServer(json({ secrets }));
+      await expect(api.listSecrets()).resolves.toEqual(secrets);
+      expect(calls[0].method).toBe('GET');
+      expect(calls[0].url).toBe(BASE);
+    });
+
+    it('lists nothing when the answer has no secrets', async () => {
+      const { api } = fakeServer(json({}));
+      await expect(api.listSecrets()).resolves.toEqual([]);
+    });
+
+    it('puts the value in the body of a PUT to the name', async () => {
+      const { api, calls } = fakeServer(
+        json({ name: 'OPENAI_API_KEY', hint: '…abcd' })
+      );
+      await expect(
+        api.setSecret('OPENAI_API_KEY', 'sk-0123456789abcdef')
+      ).resolves.toEqual({ name: 'OPENAI_API_KEY', hint: '…abcd' });
+      expect(calls[0].method).toBe('PUT');
+      expect(calls[0].url).toBe(`${BASE}/OPENAI_API_KEY`);
+      expect(calls[0].body).toEqual({ value: 'sk-0123456789abcdef' });
+      expect(calls[0].headers.get('Content-Type')).toBe('application/json');
+    });
+
+    it('never puts the value in the url', async () => {
+      const { api, calls } = fakeServer(json({ name: 'A', hint: '…' }));
+      await api.setSecret('A', 'value-with?query&chars');
+      expect(calls[0].url).not.toContain('value-with');
+    });
+
+    it('encodes the name as one path segment', async () => {
+      const { api, calls } = fakeServer(
+        json({ code: 'bad_request', message: 'bad name' }, 400)
+      );
+      await api.setSecret('../status', 'x').catch(() => undefined);
+      expect(calls[0].url).toBe(`${BASE}/..%2Fstatus`);
+    });
+
+    it('deletes by name and accepts an empty 204', async () => {
+      const { api, calls } = fakeServer(new Response(null, { status: 204 }));
+      await expect(api.deleteSecret('HF_TOKEN')).resolves.toBeUndefined();
+      expect(calls[0].method).toBe('DELETE');
+      expect(calls[0].url).toBe(`${BASE}/HF_TOKEN`);
+      expect(calls[0].body).toBeUndefined();
+    });
+
+    it("rejects with the server's code and message", async () => {
+      const { api } = fakeServer(
+        json(
+          { code: 'bad_request', message: 'A secret needs a non-empty value.' },
+          400
+        )
+      );
+      const error = await api.setSecret('HF_TOKEN', '   ').catch(e => e);
+      expect(error).toBeInstanceOf(CookbookAPIError);
+      expect(error.status).toBe(400);
+      expect(error.code).toBe('bad_request');
+      expect(errorMessage(error)).toBe('A secret needs a non-empty value.');
+      expect(isTransientError(error)).toBe(false);
+    });
+
+    it('reports a missing secret as a 404 on delete', async () => {
+      const { api } = fakeServer(
+        json({ code: 'not_found', message: 'No secret named HF_TOKEN.' }, 404)
+      );
+      const error = await api.deleteSecret('HF_TOKEN').catch(e => e);
+      expect(error.status).toBe(404);
+      expect(error.message).toBe('No secret named HF_TOKEN.');
+    });
+
+    it('keeps the value out of a network error', async () => {
+      const { api } = fakeServer(new TypeError('Failed to fetch'));
+      const error = await api
+        .setSecret('HF_TOKEN', 'hf_0123456789abcdefSECRET')
+        .catch(e => e);
+      expect(error.status).toBe(0);
+      expect(String(error.message)).not.toContain('SECRET');
+    });
   });
 
   it('gives the download url of a generation notebook', () => {

@@ -483,6 +483,27 @@ describe('GenerationManager', () => {
     expect(manager.get(GEN)!.progress.approvals).toEqual([]);
   });
 
+  it('settles an approval answered elsewhere when the server resolves it', async () => {
+    const { server, host, manager } = track(setup());
+    const handle = new FakeHandle('a.ipynb');
+    host.add(handle);
+    await manager.start(REQUEST, handle);
+    server.emit('approval_required', {
+      approval_id: 'ap1',
+      cell_id: 'c2',
+      source: '!pip install x',
+      reasons: ['installs packages']
+    });
+    await until(() => manager.get(GEN)!.progress.approvals.length === 1);
+    server.emit('approval_resolved', {
+      approval_id: 'ap1',
+      cell_id: 'c2',
+      approved: false
+    });
+    await until(() => manager.get(GEN)!.progress.approvals.length === 0);
+    expect(server.approvals).toEqual([]);
+  });
+
   it('inserts a past generation again, skipping cells already there', async () => {
     const { server, host, manager } = track(setup());
     server.validated('c1', 0, 'a = 1');

@@ -137,17 +137,23 @@ describe('reduceProgress', () => {
     expect(state.steps[0].args).toEqual(['Waiting for the model (turn 2)']);
   });
 
-  it('tracks approvals until something happens to their cell', () => {
-    const asked = reduceAll(initialProgress(), [
-      ev('approval_required', {
-        approval_id: 'a1',
-        cell_id: 'c2',
-        source: '!pip install x',
-        reasons: ['installs packages']
-      }),
-      ev('status', { message: 'Waiting for your approval to run c2' })
+  const asked = () =>
+    ev('approval_required', {
+      approval_id: 'a1',
+      cell_id: 'c2',
+      source: '!pip install x',
+      reasons: ['installs packages']
+    });
+
+  it('shows an approval with its reasons until it is resolved', () => {
+    const state = reduceAll(initialProgress(), [
+      asked(),
+      ev('status', { message: 'Waiting for your approval to run c2' }),
+      // Other tools may report meanwhile: the approval stays until resolved.
+      ev('tool_result', { id: 't9', name: 'search_repo', ok: true }),
+      ev('cell_progress', { cell_id: 'c2', elapsed: 1 })
     ]);
-    expect(asked.approvals).toEqual([
+    expect(state.approvals).toEqual([
       {
         approvalId: 'a1',
         cellId: 'c2',
@@ -155,11 +161,64 @@ describe('reduceProgress', () => {
         reasons: ['installs packages']
       }
     ]);
-    const ran = reduceProgress(
-      asked,
-      ev('cell_progress', { cell_id: 'c2', elapsed: 1 })
+  });
+
+  it('settles exactly the approval the server resolved', () => {
+    const state = reduceAll(initialProgress(), [
+      asked(),
+      ev('approval_required', {
+        approval_id: 'a2',
+        cell_id: 'c2',
+        source: '!pip install y',
+        reasons: ['installs packages']
+      }),
+      ev('approval_resolved', {
+        approval_id: 'a1',
+        cell_id: 'c2',
+        approved: true
+      })
+    ]);
+    expect(state.approvals.map(a => a.approvalId)).toEqual(['a2']);
+  });
+
+  it('turns the approval step into its answer instead of adding one', () => {
+    const before = reduceAll(initialProgress(), [asked()]);
+    const approved = reduceProgress(
+      before,
+      ev('approval_resolved', {
+        approval_id: 'a1',
+        cell_id: 'c2',
+        approved: true
+      })
     );
-    expect(ran.approvals).toEqual([]);
+    expect(approved.steps).toHaveLength(before.steps.length);
+    expect(approved.steps[0]).toMatchObject({
+      kind: 'ok',
+      msg: 'approved',
+      args: ['c2'],
+      detail: 'installs packages'
+    });
+    const declined = reduceProgress(
+      before,
+      ev('approval_resolved', {
+        approval_id: 'a1',
+        cell_id: 'c2',
+        approved: false
+      })
+    );
+    expect(declined.approvals).toEqual([]);
+    expect(declined.steps[0]).toMatchObject({
+      kind: 'warning',
+      msg: 'declined'
+    });
+  });
+
+  it('drops approvals still open when the generation ends', () => {
+    const state = reduceAll(initialProgress(), [
+      asked(),
+      ev('cancelled', { message: 'stopped' })
+    ]);
+    expect(state.approvals).toEqual([]);
   });
 
   it('survives unexpected payloads', () => {

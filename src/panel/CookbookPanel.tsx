@@ -23,6 +23,7 @@ import { loadInputs, saveInputs } from './persist';
 import { ModelSection } from './ModelSection';
 import { ProgressSection } from './ProgressSection';
 import { extraInputs, IRecipeForm, RecipeSection } from './RecipeSection';
+import { SecretsSection } from './SecretsSection';
 import { SourceSection } from './SourceSection';
 
 export interface ICookbookAppProps {
@@ -135,6 +136,17 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
   const [actionError, setActionError] = React.useState<string | null>(null);
   const [notice, setNotice] = React.useState<string | null>(null);
   const promptRef = React.useRef<HTMLTextAreaElement>(null);
+  const [secretsRequest, setSecretsRequest] = React.useState(0);
+
+  // After a secret changes, the providers' keys may have: ask the server again.
+  const refreshStatus = React.useCallback(() => {
+    api
+      .status()
+      .then(setStatus)
+      .catch(() => {
+        /* the last answer stays; the next change asks again */
+      });
+  }, [api]);
 
   React.useEffect(() => {
     const controller = new AbortController();
@@ -371,6 +383,7 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
         status={status}
         error={null}
         promptRef={promptRef}
+        onAddKey={() => setSecretsRequest(n => n + 1)}
       />
       <section
         className="jp-Cookbook-section jp-Cookbook-generate"
@@ -448,6 +461,12 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
         }}
         onDownload={id => void download(id)}
         onInsert={currentReady ? id => void insertAgain(id) : null}
+      />
+      <SecretsSection
+        api={api}
+        trans={trans}
+        onChanged={refreshStatus}
+        focusRequest={secretsRequest}
       />
     </div>
   );

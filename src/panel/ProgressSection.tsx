@@ -47,6 +47,10 @@ export function stepText(trans: TranslationBundle, step: IStep): string {
       return trans.__('Cell %1 withdrawn', a);
     case 'approval':
       return trans.__('Cell %1 needs approval', a);
+    case 'approved':
+      return trans.__('Cell %1 approved to run', a);
+    case 'declined':
+      return trans.__('Cell %1 not run: not approved', a);
     case 'finished':
       return trans._n(
         'Finished: %1 cell kept',

@@ -35,6 +35,8 @@ export interface IRecipeSectionProps {
   /** Why recipes or status could not be loaded. */
   error: string | null;
   promptRef?: React.RefObject<HTMLTextAreaElement>;
+  /** Open the Secrets section to add a model API key. */
+  onAddKey?: () => void;
 }
 
 /** Recipe: prompt, template, topic, complexity, provider and model. */
@@ -220,9 +222,21 @@ export function RecipeSection(props: IRecipeSectionProps): JSX.Element {
           </div>
         </div>
         {status && !status.api_key_configured && (
-          <p className="jp-Cookbook-muted">
+          <p className="jp-Cookbook-muted jp-Cookbook-noKey">
             {trans.__(
               'No model API key is configured: the offline provider builds the notebook from the repository’s own examples.'
+            )}
+            {props.onAddKey && (
+              <>
+                {' '}
+                <button
+                  type="button"
+                  className="jp-Cookbook-link"
+                  onClick={props.onAddKey}
+                >
+                  {trans.__('Add an API key')}
+                </button>
+              </>
             )}
           </p>
         )}

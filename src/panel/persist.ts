@@ -29,3 +29,21 @@ export function saveInputs(inputs: IPanelInputs): void {
     /* storage unavailable: nothing to remember */
   }
 }
+
+/** A remembered on/off choice of the panel (e.g. a section left open). */
+export function loadFlag(key: string, fallback: boolean): boolean {
+  try {
+    const raw = window.localStorage.getItem(key);
+    return raw === null ? fallback : raw === '1';
+  } catch {
+    return fallback;
+  }
+}
+
+export function saveFlag(key: string, value: boolean): void {
+  try {
+    window.localStorage.setItem(key, value ? '1' : '0');
+  } catch {
+    /* storage unavailable: nothing to remember */
+  }
+}

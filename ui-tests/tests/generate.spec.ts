@@ -1,4 +1,5 @@
 import { expect, test } from '@jupyterlab/galata';
+import type { Route } from '@playwright/test';
 
 import {
   cookbookCells,
@@ -36,6 +37,11 @@ test.describe('Generating into a notebook', () => {
       await panel.locator('.jp-Cookbook-progress').screenshot()
     ).toMatchSnapshot('progress-approval.png', { maxDiffPixelRatio: 0.2 });
     await waitApproving(panel, 'finished');
+    // Each question's step became its answer (`approval_resolved`); no card is left.
+    await expect(panel.locator('.jp-Cookbook-steps')).toContainText(
+      'approved to run'
+    );
+    await expect(approval).toHaveCount(0);
 
     const server = await serverGeneration(page, id);
     const cells = cookbookCells(await notebookCells(page, path), id);
@@ -169,5 +175,54 @@ test.describe('Generating into a notebook', () => {
     );
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual(await validatedOrder(page, id));
+  });
+  test('a dropped connection during a generation loses nothing and duplicates nothing', async ({
+    page,
+    tmpPath
+  }) => {
+    await page.notebook.createNew('dropped.ipynb');
+    const path = inTmp(tmpPath, 'dropped.ipynb');
+    const panel = await openCookbook(page);
+    await ingestFixture(panel);
+    const id = await generate(panel, '[scripted cells=16 delay=0.4]');
+    const inNotebook = async () =>
+      cookbookCells(await notebookCells(page, path), id).length;
+    await expect
+      .poll(inNotebook, { timeout: 30_000 })
+      .toBeGreaterThanOrEqual(2);
+
+    // Every event request fails, as when the network drops, for a few seconds.
+    const events = '**/cookbook/generations/*/events*';
+    const drop = (route: Route) => route.abort();
+    await page.route(events, drop);
+    const notice = panel
+      .locator('.jp-Cookbook-progress .jp-Cookbook-notice')
+      .filter({ hasText: 'reconnecting' });
+    await expect(notice).toBeVisible({ timeout: 30_000 });
+    const cutOff = await inNotebook();
+    await page.waitForTimeout(3_000);
+    // Nothing reached the notebook meanwhile; the server went on validating.
+    expect(await inNotebook()).toBe(cutOff);
+    expect((await serverGeneration(page, id)).cells.length).toBeGreaterThan(
+      cutOff
+    );
+
+    await page.unroute(events, drop);
+    await waitForStatus(panel, 'finished', 60_000);
+    await expect(notice).toHaveCount(0);
+
+    const server = await serverGeneration(page, id);
+    await expect
+      .poll(inNotebook, { timeout: 15_000 })
+      .toBe(server.cells.length);
+    const ids = cookbookCells(await notebookCells(page, path), id).map(
+      c => c.metadata.cookbook.cell_id
+    );
+    // Each validated cell exactly once, in the generation's order.
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(await validatedOrder(page, id));
+    expect([...ids].sort()).toEqual(
+      server.cells.map((c: any) => c.metadata.cookbook.cell_id).sort()
+    );
   });
 });

@@ -161,3 +161,15 @@ export async function validatedOrder(
   }
   return order;
 }
+
+/** Open the panel's Secrets section (it remembers being open) and return it. */
+export async function openSecrets(panel: Locator): Promise<Locator> {
+  const toggle = panel.locator('#jp-Cookbook-secrets-toggle');
+  if ((await toggle.getAttribute('aria-expanded')) !== 'true') {
+    await toggle.click();
+  }
+  await expect(toggle).toHaveAttribute('aria-expanded', 'true');
+  const section = panel.locator('.jp-Cookbook-secretsSection');
+  await expect(section.locator('.jp-Cookbook-secretForm')).toBeVisible();
+  return section;
+}

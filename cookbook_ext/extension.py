@@ -88,6 +88,13 @@ class CookbookApp(ExtensionApp):
         config=True,
         help="Ask before running a cell: never, risky (installs, shell, deletions, network) or always.",
     )
+    admin_secrets = Dict(
+        value_trait=Unicode(),
+        default_value={},
+        config=True,
+        help="Keys the deployment provides (e.g. ANTHROPIC_API_KEY) when a user has stored none. "
+        "Used server-side only: never listed, returned or sent to the model.",
+    )
     mark_interrupted_on_start = Bool(True, config=True, help="Mark generations left running as interrupted.")
 
     def services_config(self) -> ServicesConfig:
@@ -120,6 +127,7 @@ class CookbookApp(ExtensionApp):
             output_chars=self.output_chars,
             max_prompt_chars=self.max_prompt_chars,
             approval_mode=self.approval_mode,
+            admin_secrets=dict(self.admin_secrets),
         )
 
     def initialize_settings(self) -> None:

@@ -51,9 +51,11 @@ def validate_name(name: str) -> str:
 
 
 class Secrets:
-    def __init__(self, store: Store, key: bytes):
+    def __init__(self, store: Store, key: bytes, defaults: dict[str, str] | None = None):
         self._store = store
         self._fernet = Fernet(key)
+        # Values a deployment provides (c.CookbookApp.admin_secrets): used, never listed or returned.
+        self._defaults = dict(defaults or {})
 
     def put(self, owner: str, name: str, value: str) -> dict[str, object]:
         validate_name(name)
@@ -77,8 +79,8 @@ class Secrets:
             ) from err
 
     def resolve(self, owner: str, name: str) -> str | None:
-        """The stored value, else the server's environment."""
-        return self.get(owner, name) or os.environ.get(name) or None
+        """The user's stored value, else the deployment's, else the server's environment."""
+        return self.get(owner, name) or self._defaults.get(name) or os.environ.get(name) or None
 
     def list(self, owner: str) -> list[dict[str, object]]:
         return self._store.list_secrets(owner)
@@ -89,8 +91,8 @@ class Secrets:
             raise NotFound(f"No secret named {name}.")
 
     def values(self, owner: str) -> list[str]:
-        """Every stored value of the user (for redaction); never leaves the server."""
-        out = []
+        """Every value the user's generations may meet (for redaction); never leaves the server."""
+        out = [v for v in self._defaults.values() if v]
         for item in self._store.list_secrets(owner):
             value = self.get(owner, str(item["name"]))
             if value:

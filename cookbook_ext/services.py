@@ -68,6 +68,7 @@ class ServicesConfig:
     output_chars: int = 4000
     max_prompt_chars: int = 20000
     approval_mode: str = "risky"
+    admin_secrets: dict[str, str] = field(default_factory=dict)
     secrets_key: bytes | None = None
 
 
@@ -168,7 +169,11 @@ class Services:
         )
         self.store = AsyncStore(sync_store)
         key = config.secrets_key or os.environ.get("COOKBOOK_SECRETS_KEY", "").encode() or None
-        self.secrets = Secrets(sync_store, key or load_or_create_key(config.data_dir / "secrets.key"))
+        self.secrets = Secrets(
+            sync_store,
+            key or load_or_create_key(config.data_dir / "secrets.key"),
+            defaults=config.admin_secrets,
+        )
         self.kernel_manager = kernel_manager
         self._running: dict[str, Running] = {}
         self._kernel_owner: dict[str, str] = {}
@@ -564,6 +569,7 @@ class Services:
 
         kernel_id = body.kernel_id
         own_kernel = False
+        started = time.monotonic()
         status, message, usage, provenance = "failed", None, {}, {}
         try:
             if repo is None and body.source:
@@ -628,6 +634,7 @@ class Services:
                 await provider.aclose()
             status, message = outcome.status, outcome.message
             usage = _usage_dict(outcome.usage, outcome.turns)
+            usage["seconds"] = round(time.monotonic() - started, 3)
             provenance = {
                 "repo": {
                     "url": (repo or {}).get("url"),

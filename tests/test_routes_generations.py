@@ -54,6 +54,7 @@ async def test_offline_generation_keeps_only_cells_that_ran(jp_fetch, jp_root_di
 
     state = await _json(jp_fetch, "generations", gen_id)
     assert state["status"] == "finished"
+    assert state["usage"]["seconds"] > 0 and state["usage"]["turns"] > 0
     assert sorted(c["source"] for c in state["cells"]) == sorted(c["source"] for c in validated)
     # Headings are validated after the code they introduce but placed above it (by `index`).
     kinds = [c["cell_type"] for c in state["cells"]]

@@ -61,3 +61,13 @@ def test_deleting_a_missing_secret_is_not_found(secrets):
     sec, _ = secrets
     with pytest.raises(NotFound):
         sec.delete("alice", "NOPE")
+
+
+def test_a_deployment_key_is_used_but_never_listed(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'd.db'}")
+    sec = Secrets(store, load_or_create_key(tmp_path / "k"), defaults={"ANTHROPIC_API_KEY": VALUE})
+    assert sec.resolve("alice", "ANTHROPIC_API_KEY") == VALUE
+    assert sec.list("alice") == []
+    assert VALUE in sec.values("alice")  # still masked wherever it might appear
+    sec.put("alice", "ANTHROPIC_API_KEY", "alices-own-key-0123456789")
+    assert sec.resolve("alice", "ANTHROPIC_API_KEY") == "alices-own-key-0123456789"

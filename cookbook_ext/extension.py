@@ -131,6 +131,7 @@ class CookbookApp(ExtensionApp):
         )
 
     def initialize_settings(self) -> None:
+        assert self.serverapp is not None  # set by the server before it initialises extensions
         config = self.services_config()
         store = self.store_class(self.db_url, owner=server_owner())
         self.services = Services(config, store, kernel_manager=self.serverapp.kernel_manager, log=self.log)

@@ -7,6 +7,7 @@ masked hint ever come back out.
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from pathlib import Path
@@ -90,7 +91,7 @@ class Secrets:
         if not self._store.delete_secret(owner, name):
             raise NotFound(f"No secret named {name}.")
 
-    def values(self, owner: str) -> list[str]:
+    def values(self, owner: str) -> builtins.list[str]:
         """Every value the user's generations may meet (for redaction); never leaves the server."""
         out = [v for v in self._defaults.values() if v]
         for item in self._store.list_secrets(owner):

@@ -23,6 +23,7 @@ jupyter server extension enable cookbook_ext --sys-prefix >/dev/null
 
 echo "== lint"
 ruff check cookbook_ext tests bench
+mypy cookbook_ext
 
 echo "== TypeScript (jest)"
 npm test --silent

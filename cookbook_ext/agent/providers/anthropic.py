@@ -100,7 +100,7 @@ class AnthropicProvider(Provider):
         its response models on first use, which otherwise costs the first generation a few
         hundred milliseconds on the event loop. Blocking: for a worker thread at start."""
         anthropic.types.Message.construct(
-            **{
+            **{  # type: ignore[arg-type]
                 "id": "msg_warm_up",
                 "type": "message",
                 "role": "assistant",

@@ -96,7 +96,9 @@ class OpenAIProvider(Provider):
         self._raw_arguments: dict[str, str] = {}
 
     @staticmethod
-    def make_client(api_key: str, base_url: str | None = None, timeout: float = 120.0) -> openai.AsyncOpenAI:
+    def make_client(
+        api_key: str | None, base_url: str | None = None, timeout: float = 120.0
+    ) -> openai.AsyncOpenAI:
         """The SDK client; the server shares one per key and endpoint across generations."""
         return openai.AsyncOpenAI(
             api_key=api_key,
@@ -111,7 +113,7 @@ class OpenAIProvider(Provider):
         its response models on first use, which otherwise costs the first generation a few
         hundred milliseconds on the event loop. Blocking: for a worker thread at start."""
         openai.types.chat.ChatCompletion.construct(
-            **{
+            **{  # type: ignore[arg-type]
                 "id": "chatcmpl-warm-up",
                 "object": "chat.completion",
                 "created": 0,

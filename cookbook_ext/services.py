@@ -485,7 +485,9 @@ class Services:
         redact = self._redactors.get(generation_id)
         if redact is None:
             return obj
-        return _map_strings(obj, redact)
+        from .agent.loop import redact_obj
+
+        return redact_obj(obj, redact)
 
     def _make_redactor(self, owner: str) -> Callable[[str], str]:
         from .redact import mask_credentials, mask_values
@@ -908,21 +910,6 @@ def _fail_events(
         log._on_lost()
         if not future.done():
             future.set_exception(exc)
-
-
-def _map_strings(obj: Any, fn: Callable[[str], str]) -> Any:
-    if isinstance(obj, str):
-        return fn(obj)
-    if isinstance(obj, dict):
-        # Base64 images are data, not text: a token pattern matching inside one would corrupt it.
-        return {k: v if _is_binary_mime(k) else _map_strings(v, fn) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_map_strings(v, fn) for v in obj]
-    return obj
-
-
-def _is_binary_mime(key: Any) -> bool:
-    return isinstance(key, str) and key.startswith(("image/", "audio/", "video/")) and key != "image/svg+xml"
 
 
 def _usage_dict(usage: Any, turns: int) -> dict[str, Any]:

@@ -191,7 +191,7 @@ def test_emit_masks_secrets_unless_the_engine_already_did(services):
 def test_the_engine_masks_every_string_except_binary_media():
     """The services store the engine's events without walking them again (_MaskedSink), so the
     engine's own pass must skip no more than the services' would have: only binary media."""
-    from cookbook_ext.agent.loop import _redact_obj
+    from cookbook_ext.agent.loop import redact_obj
 
     secret = "s3cret-value-1234"
     data = {
@@ -206,7 +206,7 @@ def test_the_engine_masks_every_string_except_binary_media():
         },
         "items": (secret,),
     }
-    masked = _redact_obj(data, lambda text: text.replace(secret, "***"))
+    masked = redact_obj(data, lambda text: text.replace(secret, "***"))
     binary = {"image/png", "audio/wav"}
     for key, value in masked["data"].items():
         assert (secret in str(value)) == (key in binary), key

@@ -273,7 +273,7 @@ def _redactor(redact: Callable[[str], str], values: Iterable[str]) -> Callable[[
     return combined
 
 
-def _redact_obj(obj: Any, redact: Callable[[str], str]) -> Any:
+def redact_obj(obj: Any, redact: Callable[[str], str]) -> Any:
     """Every string in a JSON-like value, except binary output data (base64 images, audio, video).
 
     The events leave the engine masked by this alone (the services store them without walking
@@ -281,9 +281,9 @@ def _redact_obj(obj: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(obj, str):
         return redact(obj)
     if isinstance(obj, dict):
-        return {k: v if _is_binary_mime(k) else _redact_obj(v, redact) for k, v in obj.items()}
+        return {k: v if _is_binary_mime(k) else redact_obj(v, redact) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_redact_obj(v, redact) for v in obj]
+        return [redact_obj(v, redact) for v in obj]
     return obj
 
 
@@ -292,7 +292,7 @@ def _is_binary_mime(key: Any) -> bool:
 
 
 def _redact_message(message: Message, redact: Callable[[str], str]) -> Message:
-    return _redact_obj(message, redact)
+    return redact_obj(message, redact)
 
 
 class _RedactingSink:
@@ -303,7 +303,7 @@ class _RedactingSink:
         self._redact = redact
 
     async def emit(self, type: str, data: dict[str, Any]) -> None:
-        await self._sink.emit(type, _redact_obj(data, self._redact))
+        await self._sink.emit(type, redact_obj(data, self._redact))
 
 
 async def _set_secrets(

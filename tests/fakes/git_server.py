@@ -18,11 +18,13 @@ import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fakes.loopback import LoopbackServer
 
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "fake",
@@ -53,18 +55,19 @@ class GitRequest:
     status: int = 0
 
 
-class GitServer:
+class GitServer(LoopbackServer):
     """Bare repositories live in `root/<owner>/<repo>.git`; `url` is the `github_url` to use."""
 
+    thread_name = "fake-git"
+
     def __init__(self, root: Path) -> None:
+        super().__init__()
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.requests: list[GitRequest] = []
         self._tokens: dict[str, str] = {}
         self._stalls: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._release = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -74,24 +77,8 @@ class GitServer:
         class Handler(_Handler):
             server_owner = owner
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._serve(Handler)
         return self
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> GitServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

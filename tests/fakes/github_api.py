@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from tests.fakes.loopback import LoopbackServer
+
 DEFAULT_TOKEN = "ghp_fake_token_for_tests"
 _DOCS = "https://docs.github.com/rest"
 _LICENSE_NAMES = {
@@ -61,12 +63,15 @@ class FakeRepo:
         return f"{self.owner}/{self.name}"
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """The fake API; use it as a context manager, or call start() and stop()."""
+
+    thread_name = "fake-github"
 
     def __init__(
         self, *, prefix: str = "", tokens: Iterable[str] = (DEFAULT_TOKEN,), html_host: str = "github.com"
     ) -> None:
+        super().__init__()
         self.prefix = prefix.rstrip("/")
         self.html_host = html_host
         self.repos: dict[str, FakeRepo] = {}
@@ -76,41 +81,10 @@ class FakeGitHub:
         self.delay: float = 0.0  # seconds to wait before answering (for timeouts)
         self.requests: list[GitHubRequest] = []
         self._lock = threading.Lock()
-        self._release = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
 
     def start(self) -> FakeGitHub:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        server.github = self  # type: ignore[attr-defined]
-        self._server = server
-        self._port = server.server_address[1]
-        self._release.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-github", daemon=True
-        )
-        self._thread.start()
+        self._serve(_Handler, github=self)
         return self
-
-    def stop(self) -> None:
-        """Close the listening socket: from now on the API is unreachable (connection refused)."""
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

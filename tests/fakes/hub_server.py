@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from tests.fakes.loopback import LoopbackServer
+
 DEFAULT_TOKEN = "hf_fake_token_for_tests"
 # The Hub lets anyone read these files of a gated repository; everything else needs an accepted request.
 UNGATED_FILES = frozenset({"README.md", ".gitattributes"})
@@ -104,10 +106,13 @@ class FakeModel:
         return json.loads(json.dumps(data, default=str)) if isinstance(data, dict) else None
 
 
-class FakeHub:
+class FakeHub(LoopbackServer):
     """The fake Hub; use it as a context manager, or call start() and stop()."""
 
+    thread_name = "fake-hub"
+
     def __init__(self, *, tokens: Iterable[str] = (DEFAULT_TOKEN,)) -> None:
+        super().__init__()
         self.models: dict[str, FakeModel] = {}
         self.valid_tokens: set[str] = set(tokens)
         self.granted: dict[str, set[str]] = {}  # token -> gated model ids it may download
@@ -115,43 +120,12 @@ class FakeHub:
         self.delay: float = 0.0  # seconds to wait before answering (for timeouts)
         self.requests: list[HubRequest] = []
         self._lock = threading.Lock()
-        self._release = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
 
     # ----------------------------------------------------------------------------------------- lifecycle
 
     def start(self) -> FakeHub:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        server.hub = self  # type: ignore[attr-defined]
-        self._server = server
-        self._port = server.server_address[1]
-        self._release.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-hub", daemon=True
-        )
-        self._thread.start()
+        self._serve(_Handler, hub=self)
         return self
-
-    def stop(self) -> None:
-        """Close the listening socket: from now on the Hub is unreachable (connection refused)."""
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

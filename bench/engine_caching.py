@@ -97,8 +97,11 @@ async def _generate(
         finally:
             await provider.aclose()
             await executor.close()
-        system = fake.requests[0].body["system"]
-        context_size = estimate_tokens(system[-1]["text"])
+        # The repository's context is the opening message's first block (untrusted data, not
+        # part of the system prompt).
+        opening = fake.requests[0].body["messages"][0]["content"]
+        assert opening[0]["text"].startswith('<untrusted_data source="repository"'), opening[0]["text"][:80]
+        context_size = estimate_tokens(opening[0]["text"])
         assert fake.errors == [], fake.errors
     u = outcome.usage
     full_rate = u.input_tokens + u.cache_write_tokens

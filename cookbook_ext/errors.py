@@ -76,3 +76,10 @@ class Upstream(CookbookError):
 class UpstreamTimeout(CookbookError):
     status = 504
     code = "upstream_timeout"
+
+
+class TooMany(CookbookError):
+    """A per-server limit on concurrent work (e.g. running generations) is reached: try later."""
+
+    status = 429
+    code = "too_many_requests"

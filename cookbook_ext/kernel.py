@@ -14,13 +14,15 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from queue import Empty
 from typing import Any, Literal
 
 import zmq.asyncio
 from jupyter_client.session import Session
+
+from .agent.types import DEFAULT_CELL_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,32 @@ def _cookbook_load_env(path):
             os.remove(path)
         except OSError:
             pass
+    # What each name held before, so restore_env can put the user's own value back.
+    saved = os.__dict__.setdefault("_cookbook_saved_env", {{}})
+    for key in values:
+        saved.setdefault(str(key), os.environ.get(str(key)))
     os.environ.update({{str(k): str(v) for k, v in values.items()}})
     return len(values)
 try:
     _cookbook_load_env({path!r})
 finally:
     del _cookbook_load_env
+"""
+# Takes out what set_env put in: each name gets back the value it had before (or goes).
+_RESTORE_ENV = """\
+def _cookbook_restore_env(names):
+    import os
+    saved = os.__dict__.get("_cookbook_saved_env", {{}})
+    for name in names:
+        before = saved.pop(name, None)
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+try:
+    _cookbook_restore_env({names!r})
+finally:
+    del _cookbook_restore_env
 """
 
 _OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
@@ -173,7 +195,9 @@ class KernelExecutor:
     never the kernel: `close()` stops the channels and leaves the kernel running.
     """
 
-    def __init__(self, km: Any, *, cell_timeout: float = 120.0, progress_interval: float = 10.0) -> None:
+    def __init__(
+        self, km: Any, *, cell_timeout: float = DEFAULT_CELL_TIMEOUT, progress_interval: float = 10.0
+    ) -> None:
         self.km = km
         self.cell_timeout = cell_timeout
         self.progress_interval = progress_interval
@@ -223,6 +247,19 @@ class KernelExecutor:
             return await self._execute(_LOAD_ENV.format(path=path), timeout, None, cancel, silent=True)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    async def restore_env(
+        self, names: Iterable[str], *, timeout: float = 30.0, cancel: asyncio.Event | None = None
+    ) -> ExecutionResult:
+        """Take the variables `set_env` put into the kernel out again, silently: each name gets
+        back the value it had before set_env (or is removed). Only names travel, never values."""
+        wanted = sorted(set(names))
+        for name in wanted:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name.")
+        if not wanted:
+            return ExecutionResult(status="ok")
+        return await self._execute(_RESTORE_ENV.format(names=wanted), timeout, None, cancel, silent=True)
 
     async def _execute(
         self,

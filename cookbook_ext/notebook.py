@@ -17,10 +17,10 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 def build_notebook(cells: list[dict[str, Any]], *, provenance: dict[str, Any]) -> NotebookNode:
     """An nbformat v4 notebook of `cells` whose `metadata.cookbook` is `provenance`.
 
-    `provenance` carries generation_id, recipe {prompt, template, topic, complexity},
-    repo {url, commit}, hf {id, sha}, provider, model and usage; `created_at` and
-    `cookbook_version` are filled in when absent. Raises `nbformat.ValidationError` when a cell
-    is not valid v4 (the engine only hands over cells it built, so that is a bug, not user input).
+    `provenance` is what provenance.build_provenance makes (generation_id, recipe, repo, hf,
+    provider, model, usage, ...); `created_at` and `cookbook_version` are filled in when absent.
+    Raises `nbformat.ValidationError` when a cell is not valid v4 (the engine only hands over
+    cells it built, so that is a bug, not user input).
     """
     cookbook = {"created_at": _now(), "cookbook_version": __version__, **copy.deepcopy(provenance)}
     nb: NotebookNode = nbformat.v4.new_notebook(

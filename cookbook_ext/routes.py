@@ -1,22 +1,51 @@
-"""REST handlers: authenticate, parse and validate, call a service, answer JSON.
-
-All logic lives in `services.py`; one helper here maps domain errors to status codes with a
-`{code, message}` body. No response ever carries a traceback.
+"""REST handlers: authenticate, parse and validate, call the one collaborator a route needs, answer
+JSON. One helper here maps domain errors to status codes with a `{code, message}` body. No
+response ever carries a traceback.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from .api_models import ApprovalAnswer, GenerationCreate, RepoCreate, SecretPut
+from .api_models import (
+    ApprovalAnswer,
+    ApprovalResult,
+    CancelResult,
+    ContextPack,
+    EventsPage,
+    GenerationCreate,
+    GenerationDetail,
+    GenerationList,
+    GenerationStarted,
+    ModelList,
+    ModelSummary,
+    RecipeList,
+    RepoCreate,
+    RepoFile,
+    RepoList,
+    RepoSummary,
+    RepoTrustPut,
+    SecretInfo,
+    SecretList,
+    SecretPut,
+    StatusResponse,
+)
 from .errors import BadRequest, CookbookError, Invalid, TooLarge
-from .services import Services, repo_summary
+from .repositories import repo_summary
+
+if TYPE_CHECKING:
+    from .agent.providers.registry import ProviderRegistry
+    from .event_log import EventLog
+    from .hf_models import ModelMetadata
+    from .repositories import RepositoryManager
+    from .runner import GenerationRunner
+    from .secrets import SecretsManager
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -25,33 +54,111 @@ AUTH_RESOURCE = "cookbook"
 ID = r"[0-9a-f]{32}"
 
 
+# Bodies past this are cut off by tornado itself (a bare 400 and a closed connection) instead of
+# being read through to answer 413: only a chunked body without a Content-Length gets that far.
+MAX_STREAMED_BYTES = 4 * MAX_BODY_BYTES
+XSRF_MESSAGE = (
+    "The request was refused by the XSRF check: reload the page (the page's XSRF token is missing "
+    "or out of date), or send the Jupyter token in an Authorization header."
+)
+
+
+def _too_large() -> TooLarge:
+    return TooLarge(f"The request body is larger than {MAX_BODY_BYTES // 1000} kB.")
+
+
+def _is_xsrf_failure(exc: web.HTTPError) -> bool:
+    # tornado's check_xsrf_cookie: "'_xsrf' argument missing from POST", "XSRF cookie does not
+    # match POST argument", "'_xsrf' argument has invalid format".
+    return "xsrf" in (exc.log_message or "").lower()
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@web.stream_request_body
 class CookbookHandler(APIHandler):
+    """Bodies are streamed in (see data_received) so an oversized one is refused from its
+    Content-Length before it is read, and one without a length stops being kept past the limit."""
+
     auth_resource = AUTH_RESOURCE
+    _chunks: list[bytes]
+    _received = 0
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        self._chunks = []
+        self._received = 0
+        length = self.request.headers.get("Content-Length")
+        if length is not None:
+            try:
+                too_large = int(length) > MAX_BODY_BYTES
+            except ValueError:  # tornado refuses these before any handler runs
+                too_large = False
+            if too_large:
+                raise _too_large()
+        connection = self.request.connection
+        if connection is not None and hasattr(connection, "set_max_body_size"):
+            connection.set_max_body_size(MAX_STREAMED_BYTES)
+        await super().prepare()
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received <= MAX_BODY_BYTES:
+            self._chunks.append(chunk)
+        else:
+            self._chunks = []  # keep nothing of an oversized body; body() answers 413
+
+    # Each handler takes the collaborator it needs from `settings` (see CookbookApp.settings_for).
 
     @property
-    def services(self) -> Services:
-        return self.settings["cookbook"]
+    def runner(self) -> GenerationRunner:
+        return self.settings["cookbook_runner"]
 
     @property
-    def owner(self) -> str:
-        # A Jupyter server belongs to one person (on a hub, one server per user); its request
-        # identities can be per-browser anonymous names, so data is keyed by the server's owner.
-        return self.services.owner
+    def repositories(self) -> RepositoryManager:
+        return self.settings["cookbook_repositories"]
+
+    @property
+    def models(self) -> ModelMetadata:
+        return self.settings["cookbook_models"]
+
+    @property
+    def secrets(self) -> SecretsManager:
+        return self.settings["cookbook_secrets"]
+
+    @property
+    def providers(self) -> ProviderRegistry:
+        return self.settings["cookbook_providers"]
+
+    @property
+    def events(self) -> EventLog:
+        return self.settings["cookbook_events"]
 
     def body(self, model: type[M]) -> M:
-        raw = self.request.body or b""
+        if self._received > MAX_BODY_BYTES:
+            raise _too_large()
+        raw = b"".join(getattr(self, "_chunks", ())) or self.request.body or b""
         if len(raw) > MAX_BODY_BYTES:
-            raise TooLarge(f"The request body is larger than {MAX_BODY_BYTES // 1000} kB.")
+            raise _too_large()
         try:
             data = json.loads(raw or b"{}")
+        except RecursionError as err:
+            raise BadRequest("The request body is nested too deeply.") from err
         except (ValueError, UnicodeDecodeError) as err:
             raise BadRequest("The request body is not valid JSON.") from err
         if not isinstance(data, dict):
             raise BadRequest("The request body must be a JSON object.")
         try:
             return model.model_validate(data)
+        except RecursionError as err:
+            raise BadRequest("The request body is nested too deeply.") from err
         except ValidationError as err:
-            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()]
+            # Field names come from the client: shown clipped, and only the first few problems.
+            problems = [
+                f"{_clip('.'.join(str(p) for p in e['loc'])) or 'body'}: {_clip(e['msg'], 200)}"
+                for e in err.errors()[:10]
+            ]
             raise Invalid("Invalid request: " + "; ".join(problems), details={"errors": problems}) from err
 
     def query(self, name: str, default: str | None = None, *, max_len: int = 2048) -> str | None:
@@ -72,10 +179,13 @@ class CookbookHandler(APIHandler):
             raise BadRequest(f"The query parameter {name!r} must be between {lo} and {hi}.")
         return value
 
-    def reply(self, data: Any, status: int = 200) -> None:
+    def reply(self, model: type[BaseModel], data: Any, status: int = 200) -> None:
+        """Answer `data` as `model` (api_models.py): validated on the way out, so a broken answer
+        is a logged 500, never a malformed body. Fields the data did not have are not added."""
+        answer = model.model_validate(data)
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
+        self.finish(json.dumps(answer.model_dump(mode="json", exclude_unset=True), default=str))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -83,6 +193,8 @@ class CookbookHandler(APIHandler):
         if isinstance(exc, CookbookError):
             self.set_status(exc.status)
             body = exc.to_dict()
+        elif isinstance(exc, web.HTTPError) and status_code == 403 and _is_xsrf_failure(exc):
+            body = {"code": "xsrf_failed", "message": XSRF_MESSAGE}
         elif isinstance(exc, web.HTTPError) and status_code in (401, 403):
             body = {
                 "code": "not_authorized",
@@ -114,28 +226,36 @@ class StatusHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply(await self.services.status(self.owner))
+        self.reply(StatusResponse, await self.runner.status())
 
 
 class ReposHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply({"repos": await self.services.list_repos()})
+        self.reply(RepoList, {"repos": await self.repositories.list()})
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         body = self.body(RepoCreate)
-        repo = await self.services.ingest(self.owner, body.source, body.ref)
-        self.reply(repo_summary(repo), 201)
+        repo = await self.repositories.ingest(body.source, body.ref, trust=body.trust)
+        self.reply(RepoSummary, repo_summary(repo), 201)
 
 
 class RepoHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def get(self, repo_id: str) -> None:
-        self.reply(repo_summary(await self.services.get_repo(repo_id)))
+        self.reply(RepoSummary, repo_summary(await self.repositories.get(repo_id)))
+
+
+class RepoTrustHandler(CookbookHandler):
+    @web.authenticated
+    @authorized
+    async def put(self, repo_id: str) -> None:
+        body = self.body(RepoTrustPut)
+        self.reply(RepoSummary, repo_summary(await self.repositories.set_trust(repo_id, body.trusted)))
 
 
 class RepoFileHandler(CookbookHandler):
@@ -145,15 +265,15 @@ class RepoFileHandler(CookbookHandler):
         path = self.query("path")
         if not path:
             raise BadRequest("Give the file's path inside the repository as ?path=.")
-        self.reply(await self.services.repo_file(repo_id, path))
+        self.reply(RepoFile, await self.repositories.read_file(repo_id, path))
 
 
 class RepoContextHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def get(self, repo_id: str) -> None:
-        repo = await self.services.get_repo(repo_id)
-        self.reply(repo.get("context") or {})
+        repo = await self.repositories.get(repo_id)
+        self.reply(ContextPack, repo.get("context") or {})
 
 
 class ModelsHandler(CookbookHandler):
@@ -163,14 +283,14 @@ class ModelsHandler(CookbookHandler):
         search = self.query("search", "", max_len=200) or ""
         task = self.query("task", None, max_len=64) or None
         limit = self.int_query("limit", 20, 1, 100)
-        self.reply({"models": await self.services.search_models(self.owner, search, task, limit)})
+        self.reply(ModelList, {"models": await self.models.search(search, task, limit)})
 
 
 class ModelHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def get(self, model_id: str) -> None:
-        self.reply(await self.services.model_info(self.owner, model_id))
+        self.reply(ModelSummary, await self.models.info(model_id))
 
 
 class RecipesHandler(CookbookHandler):
@@ -179,28 +299,28 @@ class RecipesHandler(CookbookHandler):
     async def get(self) -> None:
         from .recipes import list_recipes
 
-        self.reply({"recipes": list_recipes()})
+        self.reply(RecipeList, {"recipes": list_recipes()})
 
 
 class GenerationsHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply({"generations": await self.services.list_generations()})
+        self.reply(GenerationList, {"generations": await self.runner.list()})
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         body = self.body(GenerationCreate)
-        record = await self.services.start_generation(self.owner, body)
-        self.reply({"id": record["id"], "status": record["status"]}, 202)
+        record = await self.runner.start(body)
+        self.reply(GenerationStarted, {"id": record["id"], "status": record["status"]}, 202)
 
 
 class GenerationHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def get(self, gen_id: str) -> None:
-        self.reply(await self.services.get_generation(gen_id))
+        self.reply(GenerationDetail, await self.runner.get(gen_id))
 
 
 class EventsHandler(CookbookHandler):
@@ -209,14 +329,14 @@ class EventsHandler(CookbookHandler):
     async def get(self, gen_id: str) -> None:
         after = self.int_query("after", 0, 0, 2**31)
         timeout = self.int_query("timeout", 25, 0, 60)
-        self.reply(await self.services.wait_events(gen_id, after, float(timeout)))
+        self.reply(EventsPage, await self.events.wait(gen_id, after, float(timeout)))
 
 
 class CancelHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def post(self, gen_id: str) -> None:
-        self.reply(await self.services.cancel_generation(gen_id), 202)
+        self.reply(CancelResult, await self.runner.cancel(gen_id), 202)
 
 
 class ApprovalHandler(CookbookHandler):
@@ -224,14 +344,17 @@ class ApprovalHandler(CookbookHandler):
     @authorized
     async def post(self, gen_id: str, approval_id: str) -> None:
         body = self.body(ApprovalAnswer)
-        self.reply(await self.services.answer_approval(gen_id, approval_id, body.approved))
+        self.reply(
+            ApprovalResult,
+            await self.runner.answer_approval(gen_id, approval_id, body.approved, trust=body.trust),
+        )
 
 
 class NotebookHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def get(self, gen_id: str) -> None:
-        name, data = await self.services.notebook(gen_id)
+        name, data = await self.runner.notebook(gen_id)
         self.set_header("Content-Type", "application/x-ipynb+json")
         self.set_header("Content-Disposition", f'attachment; filename="{name}"')
         self.finish(data)
@@ -241,7 +364,9 @@ class SecretsHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply({"secrets": await self.services.list_secrets(self.owner)})
+        secrets = await self.secrets.list()
+        problem = await self.secrets.problem()
+        self.reply(SecretList, {"secrets": secrets, **({"problem": problem} if problem else {})})
 
 
 class SecretHandler(CookbookHandler):
@@ -249,12 +374,12 @@ class SecretHandler(CookbookHandler):
     @authorized
     async def put(self, name: str) -> None:
         body = self.body(SecretPut)
-        self.reply(await self.services.put_secret(self.owner, name, body.value))
+        self.reply(SecretInfo, await self.secrets.put(name, body.value))
 
     @web.authenticated
     @authorized
     async def delete(self, name: str) -> None:
-        await self.services.delete_secret(self.owner, name)
+        await self.secrets.delete(name)
         self.set_status(204)
         self.finish()
 
@@ -266,6 +391,7 @@ def make_handlers() -> list[tuple[str, type[CookbookHandler]]]:
         (r"/cookbook/repos", ReposHandler),
         (rf"/cookbook/repos/({ID})", RepoHandler),
         (rf"/cookbook/repos/({ID})/files", RepoFileHandler),
+        (rf"/cookbook/repos/({ID})/trust", RepoTrustHandler),
         (rf"/cookbook/repos/({ID})/context", RepoContextHandler),
         (r"/cookbook/models", ModelsHandler),
         (r"/cookbook/models/([^/?#]+(?:/[^/?#]+)?)", ModelHandler),

@@ -11,6 +11,7 @@ import pytest
 
 from cookbook_ext.agent.loop import Budgets, GenerationRequest, run_generation
 from cookbook_ext.agent.providers.base import ProviderError, Usage
+from cookbook_ext.agent.untrusted import CONTEXT_WARNING, TOOL_WARNING
 from cookbook_ext.ingest import files as repo_files
 from cookbook_ext.kernel import KernelExecutor
 from tests.fakes.kernels import running_kernel
@@ -461,10 +462,24 @@ def test_repo_tools_list_read_and_search_the_checkout(kernel, executor, repo):
     )
     generate(kernel, executor, provider, repo=repo)
     listing, read, search = (r["content"] for r in tool_results(provider.calls[1][-1]).values())
-    assert listing.splitlines() == ["README.md", "pkg/core.py"]
-    assert read == "pkg/core.py: lines 1-1 of 2\ndef summarise(text):\n"
-    assert "pkg/core.py:1: def summarise(text):" in search
+    # The repository's text comes back as labelled untrusted data, the warning after it.
+    assert _data(listing, 'tool="list_files_in_repo" files="2"').splitlines() == ["README.md", "pkg/core.py"]
+    assert read == (
+        '<untrusted_data source="repository" tool="read_file_from_repo" path="pkg/core.py" '
+        'lines="1-1 of 2">\ndef summarise(text):\n</untrusted_data>\n' + TOOL_WARNING
+    )
+    assert "pkg/core.py:1: def summarise(text):" in _data(search, 'tool="search_repo" matches="2"')
     assert "README.md:3:" in search
+
+
+def _data(content: str, labels: str) -> str:
+    """The text inside the one untrusted_data block of a repository tool's result."""
+    opening = f'<untrusted_data source="repository" {labels}>\n'
+    closing = "\n</untrusted_data>\n"
+    assert content.startswith(opening) and content.endswith(closing + TOOL_WARNING), content
+    inner = content[len(opening) : -len(closing + TOOL_WARNING)]
+    assert "untrusted_data" not in inner
+    return inner
 
 
 def test_reading_outside_the_repository_is_an_error_result(kernel, executor, repo):
@@ -504,7 +519,13 @@ def test_the_system_prompt_and_tools_reach_the_provider(kernel, executor, repo):
     generate(kernel, executor, provider, repo=repo, template="deep_dive", complexity="advanced")
     system = provider.systems[0]
     assert "deep_dive" in system.instructions and "advanced" in system.instructions
-    assert "https://github.com/o/demo" in system.context
+    # The repository's description opens the conversation as untrusted data, not the system prompt.
+    material, warning, ask = provider.calls[0][0]["content"]
+    assert material["text"].startswith('<untrusted_data source="repository" url="https://github.com/o/demo"')
+    assert "URL: https://github.com/o/demo" in material["text"]
+    assert "github.com/o/demo" not in system.instructions + system.context
+    assert (warning["text"], warning["cache_point"]) == (CONTEXT_WARNING, True)
+    assert ask["text"].startswith("Request: make a cookbook")
     assert {t.name for t in provider.tools} >= {
         "create_cell",
         "execute_cell",

@@ -1,18 +1,42 @@
 """Hostile inputs across every route: each gets a clear JSON error and leaves the store unchanged.
 
+Each case is checked for its status code, a `{code, message}` body without a traceback, and
+unchanged repos, generations and secrets lists.
+
 Tool arguments the model can send are covered in tests/test_agent_loop.py and the table at the end
 of this file; files the ingester reads in tests/test_ingest_*.py and tests/test_prompt_injection.py.
 """
 
 import json
 import os
+from dataclasses import dataclass
 
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from cookbook_ext.routes import MAX_BODY_BYTES
 from tests.fakes.repos import make_local_repo
 
 UNKNOWN = "f" * 32
+
+
+@dataclass(frozen=True)
+class Chunked:
+    """A body of `size` bytes sent without a Content-Length (chunked), so it is read to the limit."""
+
+    size: int
+
+
+@dataclass(frozen=True)
+class Expect100:
+    """A JSON body of `size` bytes announced with `Expect: 100-continue`: refused before it is sent."""
+
+    size: int
+
+
+def _deep(depth: int, inner: str = "1") -> str:
+    return "[" * depth + inner + "]" * depth
+
 
 # (method, path after cookbook/, query params, body, expected status)
 REPO_SOURCES = [
@@ -86,6 +110,93 @@ CASES = [
     ("PUT", "secrets/HF_TOKEN", None, {"value": ["a"]}, 422),
     ("PUT", "secrets/BAD-NAME", None, {"value": "v"}, 400),
     ("DELETE", "secrets/NEVER_SAVED", None, None, 404),
+    # -- use_my_data: a topic naming a path is confined exactly like data_path ------------------
+    *[
+        (
+            "POST",
+            "generations",
+            None,
+            {"repo_id": "{repo}", "prompt": "p", "template": "use_my_data", **f},
+            code,
+        )
+        for f, code in [
+            ({"topic": "/etc/passwd"}, 403),
+            ({"topic": "../../etc/passwd"}, 403),
+            ({"topic": "outside-link/secret.txt"}, 403),  # a link in the root pointing out of it
+            ({"topic": "tiny-model/escape-link"}, 403),
+            ({"topic": "no-such-data.csv"}, 404),
+            ({"topic": "~/.ssh/id_rsa"}, 404),  # no ~ expansion: a folder named "~" under the root
+            ({"topic": "data/a\u0000b.csv"}, 400),
+            ({"topic": "a" * 300 + ".csv"}, 404),  # a name too long for the file system
+            ({"topic": "C:\\Windows\\win.ini"}, 404),
+            ({"topic": "x" * 3000}, 422),
+            ({"data_path": "/etc/passwd"}, 403),
+            ({"data_path": "outside-link"}, 403),
+            ({"data_path": "a" * 300}, 404),
+            ({"data_path": "a\u0000b"}, 400),
+            ({"data_path": ""}, 422),
+        ]
+    ],
+    # -- repository files: .git through links, escapes, odd paths ---------------------------------
+    *[
+        ("GET", "repos/{repo}/files", {"path": path}, None, code)
+        for path, code in [
+            ("dotgit/config", 403),  # dotgit -> .git
+            ("cfg", 403),  # cfg -> .git/config
+            ("dotgit", 403),
+            (".git/config", 403),
+            (".GIT/config", 403),
+            ("examples/../../etc/passwd", 403),
+            ("\\..\\..\\etc\\passwd", 403),
+            ("C:\\Windows\\win.ini", 403),
+            ("~/.ssh/id_rsa", 403),
+            ("examples", 400),
+            ("x" * 5000, 400),
+            ("%2e%2e/etc/passwd", 404),  # decoded once: a literal name, not '..'
+        ]
+    ],
+    # -- bodies: nesting, non-objects, bad bytes, oversized -----------------------------------------
+    ("POST", "repos", None, _deep(100_000), 400),
+    ("POST", "repos", None, '{"source": ' + _deep(100_000) + "}", 400),
+    ("POST", "generations", None, '{"prompt": ' + '{"a": ' * 50_000 + "1" + "}" * 50_000 + "}", 400),
+    ("PUT", "secrets/HF_TOKEN", None, '{"value": ' + _deep(100_000) + "}", 400),
+    ("POST", "generations/{gen}/approvals/" + UNKNOWN, None, '{"approved": ' + _deep(100_000) + "}", 400),
+    ("POST", "repos", None, "null", 400),
+    ("POST", "repos", None, '"tiny-model"', 400),
+    ("POST", "repos", None, b"\xff\xfe{", 400),
+    ("POST", "repos", None, '{"source": NaN}', 422),
+    ("POST", "generations/{gen}/approvals/" + UNKNOWN, None, '{"approved": 1e999999}', 422),
+    ("POST", "repos", None, Chunked(MAX_BODY_BYTES + 500_000), 413),
+    ("PUT", "secrets/HF_TOKEN", None, Chunked(MAX_BODY_BYTES + 1), 413),
+    ("POST", "generations", None, Expect100(2 * MAX_BODY_BYTES), 413),
+    ("PUT", "secrets/HF_TOKEN", None, Expect100(MAX_BODY_BYTES + 100), 413),
+    # -- methods a route does not have ----------------------------------------------------------
+    ("POST", "status", None, {}, 405),
+    ("DELETE", "repos", None, None, 405),
+    ("PUT", "generations", None, {}, 405),
+    ("POST", "recipes", None, {}, 405),
+    ("DELETE", "generations/{gen}", None, None, 405),
+    ("POST", "secrets", None, {}, 405),
+    # -- secret names match in full -------------------------------------------------------------
+    ("PUT", "secrets/ABC\n", None, {"value": "v" * 20}, 400),
+    ("PUT", "secrets/ABC\r", None, {"value": "v" * 20}, 400),
+    ("DELETE", "secrets/ABC\n", None, None, 400),
+    ("PUT", "secrets/" + "A" * 129, None, {"value": "v" * 20}, 400),
+    ("PUT", "secrets/AB\u00c7", None, {"value": "v" * 20}, 400),
+    ("PUT", "secrets/HF_TOKEN", None, {"value": "   "}, 422),
+    # -- generations: more fields ----------------------------------------------------------------
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "x" * 30_000}, 413),  # max_prompt_chars
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "complexity": "godlike"}, 422),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "kernel_id": "../../x"}, 422),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "model": "a b"}, 422),
+    ("POST", "generations", None, {"source": "../../etc", "prompt": "p"}, 403),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "   "}, 422),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "compare_with": "x" * 300}, 422),
+    ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", "template": ""}, 422),
+    ("POST", "generations", None, {"repo_id": UNKNOWN, "prompt": "p"}, 404),
+    ("GET", "generations/{gen}/events", {"after": "1e3"}, None, 400),
+    ("GET", "generations/{gen}/events", {"timeout": "-1"}, None, 400),
+    ("GET", "models/acme/tiny\n", None, None, 400),
 ]
 
 
@@ -96,6 +207,13 @@ async def _world(jp_fetch, jp_serverapp, jp_root_dir, tmp_path):
     outside = tmp_path / "outside-secret.txt"
     outside.write_text("not yours")
     os.symlink(outside, repo_dir / "escape-link")
+    (repo_dir / ".git").mkdir()
+    (repo_dir / ".git" / "config").write_text("[remote]\n\turl = https://u:hunter2@example.com/x\n")
+    os.symlink(".git", repo_dir / "dotgit")
+    os.symlink(".git/config", repo_dir / "cfg")
+    (tmp_path / "outside-folder").mkdir()
+    (tmp_path / "outside-folder" / "secret.txt").write_text("not yours")
+    os.symlink(tmp_path / "outside-folder", jp_root_dir / "outside-link")
     repo = json.loads(
         (await jp_fetch("cookbook", "repos", method="POST", body=json.dumps({"source": "tiny-model"}))).body
     )
@@ -115,11 +233,28 @@ async def _snapshot(jp_fetch):
     return out
 
 
-def test_the_table_has_at_least_fifty_hostile_inputs():
-    assert len(CASES) >= 50
+def test_the_table_has_at_least_a_hundred_hostile_inputs():
+    assert len(CASES) >= 100
 
 
-@pytest.mark.parametrize(("method", "path", "params", "body", "expected"), CASES)
+async def _chunks(size: int):
+    async def produce(write):
+        left = size
+        while left > 0:
+            await write(b"x" * min(left, 100_000))
+            left -= 100_000
+
+    return produce
+
+
+def _case_id(index: int) -> str:
+    method, path = CASES[index][:2]
+    return f"{index:03d}-{method}-{path[:40]!r}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "body", "expected"), CASES, ids=[_case_id(i) for i in range(len(CASES))]
+)
 async def test_hostile_input_gets_a_clear_error_and_changes_nothing(
     jp_fetch, jp_serverapp, jp_root_dir, tmp_path, method, path, params, body, expected
 ):
@@ -131,14 +266,23 @@ async def test_hostile_input_gets_a_clear_error_and_changes_nothing(
     kwargs = {"method": method}
     if params:
         kwargs["params"] = params
-    if method in ("POST", "PUT"):
-        kwargs["body"] = body if isinstance(body, str) else json.dumps(body if body is not None else {})
+    if isinstance(body, Chunked):
+        kwargs["body_producer"] = await _chunks(body.size)
+    elif isinstance(body, Expect100):
+        kwargs["body"] = json.dumps({"value": "x" * body.size})
+        kwargs["expect_100_continue"] = True
+    elif method in ("POST", "PUT"):
+        kwargs["body"] = (
+            body if isinstance(body, str | bytes) else json.dumps(body if body is not None else {})
+        )
     with pytest.raises(HTTPClientError) as err:
         await jp_fetch("cookbook", *path.split("/"), **kwargs)
     expected = expected if isinstance(expected, tuple) else (expected,)
     assert err.value.code in expected, err.value.response.body
     payload = json.loads(err.value.response.body)
+    assert isinstance(payload.get("code"), str) and payload["code"]
     assert isinstance(payload.get("message"), str) and payload["message"]
     text = err.value.response.body.decode()
     assert "Traceback" not in text and 'File "' not in text
+    assert "hunter2" not in text and "not yours" not in text
     assert await _snapshot(jp_fetch) == before

@@ -32,7 +32,7 @@ def test_ingest_prints_what_was_found(tmp_path):
     assert "tiny-model" in proc.stdout
     assert "examples/summarise.py" in proc.stdout
     assert "acme/tiny" in proc.stdout
-    assert "numpy" in proc.stdout
+    assert "jsonschema" in proc.stdout
 
 
 def test_ingest_json_has_the_context_pack_within_budget(tmp_path):
@@ -54,7 +54,9 @@ def test_bad_source_is_a_clear_error_without_traceback(tmp_path):
 def test_generate_offline_writes_a_valid_notebook(tmp_path):
     make_local_repo(tmp_path)
     out = tmp_path / "cookbook.ipynb"
-    proc = run(["generate", "tiny-model", "--prompt", "greet", "--out", str(out)], tmp_path, tmp_path)
+    proc = run(
+        ["generate", "tiny-model", "--prompt", "greet", "--trust", "--out", str(out)], tmp_path, tmp_path
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     nb = nbformat.read(out, as_version=4)
     nbformat.validate(nb)
@@ -105,3 +107,81 @@ def test_generate_from_a_repository_with_nothing_runnable_fails_clearly(tmp_path
     assert "Traceback" not in proc.stderr
     assert "failed: 0 validated cell(s)" in proc.stdout
     assert nbformat.read(out, as_version=4).cells == []  # no intro, install or setup left behind
+
+
+def test_generate_refuses_untrusted_repository_code_without_a_terminal_and_names_the_flag(tmp_path):
+    make_local_repo(tmp_path)
+    out = tmp_path / "out.ipynb"
+    proc = run(["generate", "tiny-model", "--prompt", "greet", "--out", str(out)], tmp_path, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "--trust" in proc.stderr and "not trusted" in proc.stderr
+    assert not any("greet" in c.source for c in nbformat.read(out, as_version=4).cells)
+
+
+ENV_DUMP_README = """# dumper
+
+```python
+import json, os
+from pathlib import Path
+Path(os.environ["DUMP_TO"]).write_text(json.dumps(dict(os.environ)))
+print("dumped")
+```
+"""
+
+
+def test_the_cli_kernel_inherits_no_key_from_the_cli_environment(tmp_path):
+    repo = tmp_path / "dumper"
+    repo.mkdir()
+    (repo / "README.md").write_text(ENV_DUMP_README)
+    dump = tmp_path / "env.json"
+    proc = run(
+        [
+            "generate",
+            "dumper",
+            "--prompt",
+            "p",
+            "--provider",
+            "offline",
+            "--trust",
+            "--out",
+            str(tmp_path / "o.ipynb"),
+        ],
+        tmp_path,
+        tmp_path,
+        env={
+            "ANTHROPIC_API_KEY": "sk-ant-cli-env-" + "k" * 30,
+            "MY_SERVICE_TOKEN": "tok-123456",
+            "DUMP_TO": str(dump),
+        },
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    env = json.loads(dump.read_text())
+    assert "ANTHROPIC_API_KEY" not in env and "MY_SERVICE_TOKEN" not in env
+    assert env["DUMP_TO"] == str(dump)
+
+
+def test_on_a_terminal_the_cli_asks_and_t_trusts_the_repository(tmp_path):
+    import pty
+
+    make_local_repo(tmp_path)
+    out = tmp_path / "out.ipynb"
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, b"t\n")  # waits in the terminal's buffer for the first question
+        env = {**os.environ, "JUPYTER_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+        env.pop("ANTHROPIC_API_KEY", None)
+        proc = subprocess.run(
+            [JUPYTER, "cookbook", "generate", "tiny-model", "--prompt", "greet", "--out", str(out)],
+            cwd=tmp_path,
+            env=env,
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("trust the repository and run") == 1  # asked once, then trusted
+    assert any("greet" in c.source for c in nbformat.read(out, as_version=4).cells)

@@ -1,4 +1,4 @@
-"""The services' event log: group commit, stored before readable, order, memory for readers."""
+"""The event log: group commit, stored before readable, order, memory for readers."""
 
 from __future__ import annotations
 
@@ -6,25 +6,37 @@ import asyncio
 
 import pytest
 
-from cookbook_ext import services as services_module
-from cookbook_ext.services import EventLog, Running, Services, ServicesConfig
+from cookbook_ext import event_log as event_log_module
+from cookbook_ext.event_log import EventLog, GenerationLog, MaskedSink
+from cookbook_ext.store import AsyncStore, Store
+
+
+class Events:
+    """The store and the server's event log, as the tests drive them."""
+
+    def __init__(self, url: str) -> None:
+        self.store = AsyncStore(Store(url))
+        self.log = EventLog(self.store)
+
+    def wait_events(self, gen: str, after: int, timeout: float):
+        return self.log.wait(gen, after, timeout)
 
 
 @pytest.fixture
-def services(tmp_path):
-    config = ServicesConfig(root_dir=tmp_path, data_dir=tmp_path / "data")
-    svc = Services(config)
-    yield svc
-    svc.store.close()
+def services(store_url):
+    # store_url: each test runs on SQLite and on PostgreSQL (tests/conftest.py).
+    events = Events(store_url)
+    yield events
+    events.store.close()
 
 
-def _generation(services: Services) -> str:
+def _generation(services: Events) -> str:
     return services.store.sync.create_generation(
         request={"prompt": "p"}, provider="offline", model=None, repo_id=None, kernel_id=None
     )["id"]
 
 
-def _count_writes(services: Services, monkeypatch, check=None) -> list[list[tuple]]:
+def _count_writes(services: Events, monkeypatch, check=None) -> list[list[tuple]]:
     """Record every add_event_rows call (its rows); `check(rows)` runs before the real write."""
     calls: list[list[tuple]] = []
     real = services.store.sync.add_event_rows
@@ -42,10 +54,10 @@ def _count_writes(services: Services, monkeypatch, check=None) -> list[list[tupl
 
 def test_events_emitted_together_share_a_transaction_in_order(services, monkeypatch):
     gens = [_generation(services) for _ in range(3)]
-    logs = [EventLog(services, g) for g in gens]
+    logs = [services.log.open(g) for g in gens]
     calls = _count_writes(services, monkeypatch)
 
-    async def emitter(log: EventLog) -> None:
+    async def emitter(log: GenerationLog) -> None:
         for i in range(20):
             await log.emit("status", {"i": i})
 
@@ -63,7 +75,7 @@ def test_events_emitted_together_share_a_transaction_in_order(services, monkeypa
 
 def test_an_event_is_stored_before_anyone_can_read_it(services, monkeypatch):
     gen = _generation(services)
-    log = EventLog(services, gen)
+    log = services.log.open(gen)
     seen_while_writing: list[list[dict]] = []
 
     def check(rows):
@@ -85,15 +97,12 @@ def test_an_event_is_stored_before_anyone_can_read_it(services, monkeypatch):
                 )
             woken.extend(page["events"])
 
-        services._running[gen] = Running(
-            task=asyncio.current_task(), cancel=asyncio.Event(), kernel_id=None, log=log
-        )
         task = asyncio.ensure_future(reader())
         await asyncio.sleep(0)
         await log.emit("status", {"n": 1})
         assert services.store.sync.last_seq(gen) == 1  # emit returned: it is stored
         await asyncio.wait_for(task, 5)
-        services._running.pop(gen)
+        log.close()
         return woken
 
     woken = asyncio.run(scenario())
@@ -102,7 +111,7 @@ def test_an_event_is_stored_before_anyone_can_read_it(services, monkeypatch):
 
 def test_a_running_generation_is_read_from_memory_and_a_finished_one_from_the_store(services, monkeypatch):
     gen = _generation(services)
-    log = EventLog(services, gen)
+    log = services.log.open(gen)
     reads: list[int] = []
     real = services.store.sync.events_after
     monkeypatch.setattr(
@@ -112,13 +121,10 @@ def test_a_running_generation_is_read_from_memory_and_a_finished_one_from_the_st
     )
 
     async def scenario() -> tuple[dict, dict, dict]:
-        services._running[gen] = Running(
-            task=asyncio.current_task(), cancel=asyncio.Event(), kernel_id=None, log=log
-        )
         for i in range(5):
             await log.emit("status", {"i": i})
         live = await services.wait_events(gen, 2, timeout=0)
-        services._running.pop(gen)
+        log.close()
         done = await services.wait_events(gen, 2, timeout=0)
         everything = await services.wait_events(gen, 0, timeout=0)
         return live, done, everything
@@ -131,10 +137,10 @@ def test_a_running_generation_is_read_from_memory_and_a_finished_one_from_the_st
 
 
 def test_memory_keeps_only_the_latest_events_and_older_ones_come_from_the_store(services, monkeypatch):
-    monkeypatch.setattr(services_module, "EVENTS_IN_MEMORY", 30)
-    monkeypatch.setattr(services_module, "EVENTS_PAGE", 10)
+    monkeypatch.setattr(event_log_module, "EVENTS_IN_MEMORY", 30)
+    monkeypatch.setattr(event_log_module, "EVENTS_PAGE", 10)
     gen = _generation(services)
-    log = EventLog(services, gen)
+    log = services.log.open(gen)
 
     async def scenario() -> None:
         for i in range(45):
@@ -157,7 +163,7 @@ def test_a_failed_write_of_one_generation_does_not_lose_the_others(services, mon
         real(rows)
 
     monkeypatch.setattr(services.store.sync, "add_event_rows", add_event_rows)
-    good_log, bad_log = EventLog(services, good), EventLog(services, bad)
+    good_log, bad_log = services.log.open(good), services.log.open(bad)
 
     async def scenario() -> list:
         return await asyncio.gather(
@@ -174,12 +180,15 @@ def test_a_failed_write_of_one_generation_does_not_lose_the_others(services, mon
 def test_emit_masks_secrets_unless_the_engine_already_did(services):
     gen = _generation(services)
     secret = "s3cret-value-1234"
-    services._redactors[gen] = lambda text: text.replace(secret, "[REDACTED:secret]")
-    log = EventLog(services, gen)
+    from cookbook_ext.redact import redact_obj
+
+    log = services.log.open(
+        gen, redact=lambda data: redact_obj(data, lambda t: t.replace(secret, "[REDACTED:secret]"))
+    )
 
     async def scenario() -> None:
         await log.emit("warning", {"message": f"key {secret}", "nested": [{"text": secret}]})
-        await services_module._MaskedSink(log).emit("status", {"message": "already masked"})
+        await MaskedSink(log).emit("status", {"message": "already masked"})
 
     asyncio.run(scenario())
     stored = services.store.sync.events_after(gen, 0)
@@ -189,7 +198,7 @@ def test_emit_masks_secrets_unless_the_engine_already_did(services):
 
 
 def test_the_engine_masks_every_string_except_binary_media():
-    """The services store the engine's events without walking them again (_MaskedSink), so the
+    """The event log stores the engine's events without walking them again (MaskedSink), so the
     engine's own pass must skip no more than the services' would have: only binary media."""
     from cookbook_ext.agent.loop import redact_obj
 

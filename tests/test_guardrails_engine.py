@@ -237,7 +237,18 @@ def test_a_declined_cell_is_not_run_and_the_model_is_told_not_to_retry(kernel, e
     )
     assert outcome.status == "finished"
     [required] = sink.of("approval_required")
-    assert set(required) == {"approval_id", "cell_id", "source", "reasons"}
+    assert set(required) == {
+        "approval_id",
+        "cell_id",
+        "source",
+        "reasons",
+        "details",
+        "origin",
+        "untrusted",
+        "repo",
+    }
+    assert required["details"] == ["runs: true"]
+    assert required["origin"] == "model" and required["untrusted"] is False and required["repo"] is None
     assert required["cell_id"] == "c1" and required["source"] == SHELL_CELL
     assert required["reasons"] == ["runs shell commands"]
     assert len(required["approval_id"]) == 32 and int(required["approval_id"], 16) >= 0

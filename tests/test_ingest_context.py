@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cookbook_ext.ingest import build_context
-from cookbook_ext.tokens import count_tokens
+from cookbook_ext.llm_tokens import count_tokens
 
 README = """# Acme
 

@@ -7,13 +7,13 @@ from pathlib import Path
 from cookbook_ext.ingest.examples import (
     find_readmes,
     load_readmes,
-    markdown_sections,
     parse_code_blocks,
     rank_examples,
     script_candidates,
 )
 from cookbook_ext.ingest.notebooks import load_notebooks, notebook_candidates, parse_notebook
 from cookbook_ext.ingest.scan import FileEntry, TextReader
+from cookbook_ext.markdown import split_sections as markdown_sections
 
 README = """# Tiny
 

@@ -11,6 +11,7 @@ from nbclient import NotebookClient
 
 from cookbook_ext.agent.loop import Budgets, GenerationRequest, run_generation
 from cookbook_ext.agent.providers.offline import OfflineProvider, plan_candidates
+from cookbook_ext.agent.tools import RepoTrust
 from cookbook_ext.ingest import IngestOptions, ingest
 from cookbook_ext.kernel import KernelExecutor
 from tests.fakes.kernels import running_kernel
@@ -216,6 +217,9 @@ def kernel():
 
 
 def _generate(kernel, request, repo, model, **options):
+    # These tests are about what the provider builds: the repository is trusted unless a test
+    # says otherwise (test_trust.py covers the untrusted default).
+    options.setdefault("trust", RepoTrust(trusted=True))
     sink = RecordingSink()
     executor = KernelExecutor(kernel.km, cell_timeout=60)
 
@@ -304,7 +308,8 @@ def test_offline_notebook_reruns_top_to_bottom_in_a_fresh_kernel(generated, tmp_
 
 
 def test_offline_use_my_data_looks_at_the_users_file(kernel, repo, checkout):
-    request = _request(template="use_my_data", topic=str(checkout / "data.csv"))
+    # The server turns a topic naming a file into a confined data_path; the provider reads only that.
+    request = _request(template="use_my_data", data_path=str(checkout / "data.csv"))
     outcome, _ = _generate(kernel, request, None, None)
     [look] = [c for c in outcome.cells if "DATA_PATH" in c["source"]]
     assert "3 rows; header: ['text', 'label']" in look["outputs"][0]["text"]

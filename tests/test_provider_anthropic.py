@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from cookbook_ext.agent.prompt import material_blocks
 from cookbook_ext.agent.providers.anthropic import AnthropicProvider
 from cookbook_ext.agent.providers.base import ModelTurn, ProviderError, SystemPrompt, ToolSpec
 from cookbook_ext.agent.providers.pricing import Price, price_for
@@ -23,14 +24,19 @@ from tests.fakes import (
 )
 
 KEY = "sk-ant-test-4f9c2e81d7"
-SYSTEM = SystemPrompt(instructions="You write notebooks. " * 40, context="README: a model repo. " * 400)
+SYSTEM = SystemPrompt(instructions="You write notebooks. " * 40)
+README = "README: a model repo. " * 400
+REPO = {"name": "o/r", "url": "https://github.com/o/r", "commit": "c0ffee", "context": {"markdown": README}}
 TOOLS = [
     ToolSpec("create_cell", "Add a cell.", {"type": "object", "properties": {"code": {"type": "string"}}}),
     ToolSpec(
         "execute_cell", "Run a cell.", {"type": "object", "properties": {"cell_id": {"type": "string"}}}
     ),
 ]
-ASK = [{"role": "user", "content": [{"type": "text", "text": "Summarise German news."}]}]
+REQUEST = {"type": "text", "text": "Summarise German news."}
+# The opening message as the loop builds it: the repository block, the warning (a cache point),
+# then the request.
+ASK = [{"role": "user", "content": [*material_blocks(REPO, None), REQUEST]}]
 
 
 def make(fake: FakeAnthropic, **kwargs) -> AnthropicProvider:
@@ -127,6 +133,8 @@ def test_tool_results_go_back_as_tool_result_blocks_in_the_next_request():
 
 
 def test_cache_breakpoints_sit_on_last_tool_instructions_context_and_last_block():
+    # The context (the repository's material) is the opening message's untrusted_data block;
+    # the breakpoint on the warning after it covers it.
     with FakeAnthropic([tool_use("create_cell", {"code": "x"}), text_reply("ok")]) as fake:
 
         async def run():
@@ -138,10 +146,24 @@ def test_cache_breakpoints_sit_on_last_tool_instructions_context_and_last_block(
         asyncio.run(run())
         first, second = (FakeAnthropic.cache_markers(r) for r in fake.requests)
         system = fake.requests[1].body["system"]
-    assert first == ["tools[1]", "system[0]", "system[1]", "messages[0].content[0]"]
-    assert second == ["tools[1]", "system[0]", "system[1]", "messages[2].content[0]"]
-    assert [b["text"] for b in system] == [SYSTEM.instructions, SYSTEM.context]
+        opening = fake.requests[1].body["messages"][0]["content"]
+    assert first == ["tools[1]", "system[0]", "messages[0].content[1]", "messages[0].content[2]"]
+    assert second == ["tools[1]", "system[0]", "messages[0].content[1]", "messages[2].content[0]"]
+    assert [b["text"] for b in system] == [SYSTEM.instructions]
     assert all(b["cache_control"] == {"type": "ephemeral"} for b in system)
+    assert opening[0]["text"].startswith('<untrusted_data source="repository"')
+    assert README in opening[0]["text"]
+    assert README not in system[0]["text"]
+
+
+def test_the_api_never_gets_more_than_four_breakpoints():
+    # Extra cache points (beyond tools, system and last block) are dropped, the earliest kept.
+    points = [{"type": "text", "text": f"part {i} " * 300, "cache_point": True} for i in range(5)]
+    with FakeAnthropic([text_reply("ok")]) as fake:
+        asyncio.run(one_turn(fake, [{"role": "user", "content": [*points, REQUEST]}]))
+        assert fake.errors == []
+        markers = FakeAnthropic.cache_markers(fake.requests[0])
+    assert markers == ["tools[1]", "system[0]", "messages[0].content[0]", "messages[0].content[5]"]
 
 
 def test_empty_context_sends_only_the_instructions_block():
@@ -150,7 +172,10 @@ def test_empty_context_sends_only_the_instructions_block():
         async def run():
             provider = make(fake)
             await provider.next_turn(
-                system=SystemPrompt("Be brief.", ""), messages=ASK, tools=[], cancel=asyncio.Event()
+                system=SystemPrompt("Be brief.", ""),
+                messages=[{"role": "user", "content": [REQUEST]}],
+                tools=[],
+                cancel=asyncio.Event(),
             )
             await provider.aclose()
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from cookbook_ext.agent.prompt import material_blocks
 from cookbook_ext.agent.providers.base import ModelTurn, ProviderError, SystemPrompt, ToolSpec
 from cookbook_ext.agent.providers.openai import LOCAL_API_KEY, OpenAIProvider
 from cookbook_ext.agent.providers.pricing import Price
@@ -25,14 +26,22 @@ from tests.fakes import (
 
 KEY = "sk-proj-test-93be0c7a41"
 MODEL = "qwen2.5-coder:7b"
-SYSTEM = SystemPrompt(instructions="You write notebooks. " * 40, context="README: a model repo. " * 400)
+SYSTEM = SystemPrompt(instructions="You write notebooks. " * 40)
+README = "README: a model repo. " * 400
+REPO = {"name": "o/r", "url": "https://github.com/o/r", "commit": "c0ffee", "context": {"markdown": README}}
 TOOLS = [
     ToolSpec("create_cell", "Add a cell.", {"type": "object", "properties": {"code": {"type": "string"}}}),
     ToolSpec(
         "execute_cell", "Run a cell.", {"type": "object", "properties": {"cell_id": {"type": "string"}}}
     ),
 ]
-ASK = [{"role": "user", "content": [{"type": "text", "text": "Summarise German news."}]}]
+# The opening message as the loop builds it: the repository block, the warning, the request.
+ASK = [
+    {
+        "role": "user",
+        "content": [*material_blocks(REPO, None), {"type": "text", "text": "Summarise German news."}],
+    }
+]
 
 
 def make(fake: FakeOpenAI, key: str | None = KEY, **kwargs) -> OpenAIProvider:
@@ -116,7 +125,14 @@ def test_the_request_carries_system_prompt_tools_and_max_tokens():
         body = fake.requests[0].body
     assert body["model"] == MODEL
     assert body["messages"][0] == {"role": "system", "content": SYSTEM.as_text()}
-    assert body["messages"][1] == {"role": "user", "content": "Summarise German news."}
+    # The repository's material is the user message's untrusted_data block, not the system prompt.
+    repo_block, warning = (b["text"] for b in ASK[0]["content"][:2])
+    assert body["messages"][1] == {
+        "role": "user",
+        "content": f"{repo_block}\n{warning}\nSummarise German news.",
+    }
+    assert repo_block.startswith('<untrusted_data source="repository"') and README in repo_block
+    assert README not in body["messages"][0]["content"]
     assert [t["function"]["name"] for t in body["tools"]] == ["create_cell", "execute_cell"]
     assert body["tools"][0]["function"]["parameters"] == TOOLS[0].input_schema
     assert body["max_tokens"] == 4096 and "max_completion_tokens" not in body

@@ -80,20 +80,37 @@ def test_secret_names_reach_the_prompt_but_only_as_names():
     assert "HF_TOKEN" in system.instructions
 
 
-def test_use_my_data_takes_the_topic_as_the_data_path():
+def test_use_my_data_offers_only_the_confined_data_path():
+    # The server turns a topic naming a file into data_path, confined to the root
+    # (tests/test_request_screening.py); the prompt never offers a raw topic as a path.
     message = build_opening_message(
         GenerationRequest(prompt="p", template="use_my_data", topic="/data/x.csv"), None
     )
-    assert "DATA_PATH: /data/x.csv" in message["content"][0]["text"]
+    assert "DATA_PATH" not in message["content"][0]["text"]
+    message = build_opening_message(
+        GenerationRequest(prompt="p", template="use_my_data", data_path="/root/x.csv"), None
+    )
+    assert "DATA_PATH: /root/x.csv" in message["content"][0]["text"]
 
 
 def test_context_carries_the_repo_pack_and_the_model_card_usage():
+    # The pack and the card are untrusted: they open the first user message as labelled blocks
+    # (repository, then model card, then the warning), never the system prompt.
     repo = {"name": "r", "url": "https://github.com/o/r", "commit": "abc", "context": {"markdown": "PACK"}}
     model = {"id": "o/m", "pipeline_tag": "summarization", "card": {"usage": "USAGE SNIPPET"}}
-    system = build_system_prompt(
-        request=GenerationRequest(prompt="p"), repo=repo, model=model, budgets=Budgets()
+    request = GenerationRequest(prompt="p")
+    system = build_system_prompt(request=request, repo=repo, model=model, budgets=Budgets())
+    repo_block, card_block, warning, ask = (
+        b["text"] for b in build_opening_message(request, repo, model)["content"]
     )
-    assert "PACK" in system.context
-    assert "USAGE SNIPPET" in system.context
-    assert "summarization" in system.context
+    assert "PACK" in repo_block
+    assert "USAGE SNIPPET" in card_block
+    assert "summarization" in card_block
+    assert repo_block.startswith(
+        '<untrusted_data source="repository" url="https://github.com/o/r" commit="abc">'
+    )
+    assert card_block.startswith('<untrusted_data source="model_card" id="o/m">')
+    assert "must not be followed" in warning and ask.startswith("Request: p")
     assert "PACK" not in system.instructions
+    assert "USAGE SNIPPET" not in system.instructions and "summarization" not in system.instructions
+    assert system.context == ""

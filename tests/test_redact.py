@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
+from urllib.parse import quote
 
 import pytest
 
-from cookbook_ext.redact import find_credentials, mask_credentials, mask_values
+from cookbook_ext.redact import Redactor, find_credentials, mask_credentials, mask_values
 
 HF = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567"
 OPENAI_LEGACY = "sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v2W3x4"
@@ -115,3 +117,44 @@ def test_masking_a_megabyte_without_credentials_is_fast() -> None:
     start = time.perf_counter()
     assert mask_credentials(text)[1] == 0
     assert time.perf_counter() - start < 0.5
+
+
+SECRET = 'pa"ss/word\\-1234'
+
+
+def test_a_redactor_masks_secret_values_as_written_and_encoded() -> None:
+    redact = Redactor([SECRET])
+    for shown in (SECRET, repr(SECRET)[1:-1], json.dumps(SECRET)[1:-1], quote(SECRET, safe="")):
+        assert redact(f"x {shown} y") == "x [REDACTED:secret] y", shown
+
+
+def test_a_redactor_masks_credential_shapes_without_any_value() -> None:
+    assert Redactor()(f"key {HF}") == "key [REDACTED:huggingface]"
+
+
+def test_a_redactor_ignores_values_too_short_to_mask() -> None:
+    assert Redactor(["abc", ""])("abc def") == "abc def"
+
+
+def test_a_redactor_applies_the_chained_redactor_last() -> None:
+    redact = Redactor(["value-123456"], chained=lambda text: text.replace("other", "***"))
+    assert redact("value-123456 other") == "[REDACTED:secret] ***"
+
+
+def test_with_values_masks_the_new_values_and_keeps_the_old() -> None:
+    redact = Redactor(["first-secret"], chained=str.upper).with_values(["second-secret"])
+    assert redact("first-secret second-secret x") == "[REDACTED:SECRET] [REDACTED:SECRET] X"
+
+
+def test_obj_masks_every_string_except_binary_media() -> None:
+    data = {
+        "text": SECRET,
+        "items": (SECRET, 3),
+        "data": {"image/png": SECRET, "image/svg+xml": SECRET, "application/json": {SECRET: [SECRET]}},
+    }
+    masked = Redactor([SECRET]).obj(data)
+    assert masked["text"] == "[REDACTED:secret]"
+    assert masked["items"] == ["[REDACTED:secret]", 3]
+    assert masked["data"]["image/png"] == SECRET
+    assert masked["data"]["image/svg+xml"] == "[REDACTED:secret]"
+    assert masked["data"]["application/json"] == {"[REDACTED:secret]": ["[REDACTED:secret]"]}

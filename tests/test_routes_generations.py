@@ -15,9 +15,10 @@ async def _json(jp_fetch, *parts, **kw):
     return json.loads(resp.body)
 
 
-async def _ingest(jp_fetch, jp_root_dir):
+async def _ingest(jp_fetch, jp_root_dir, trust=True):
     make_local_repo(jp_root_dir)
-    resp = await jp_fetch("cookbook", "repos", method="POST", body=json.dumps({"source": "tiny-model"}))
+    body = {"source": "tiny-model", "trust": trust}
+    resp = await jp_fetch("cookbook", "repos", method="POST", body=json.dumps(body))
     assert resp.code == 201
     return json.loads(resp.body)
 

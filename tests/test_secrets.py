@@ -49,7 +49,7 @@ def test_key_file_is_readable_only_by_its_owner(secrets):
     assert mode == 0o600
 
 
-@pytest.mark.parametrize("name", ["", "1ABC", "A-B", "A B", "x" * 200, "../etc"])
+@pytest.mark.parametrize("name", ["", "1ABC", "A-B", "A B", "x" * 200, "../etc", "ABC\n", "ABC\r\n", " ABC"])
 def test_bad_names_are_refused(secrets, name):
     sec, _ = secrets
     with pytest.raises(BadRequest):

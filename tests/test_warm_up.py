@@ -5,22 +5,33 @@ from __future__ import annotations
 import sys
 import threading
 
+from traitlets.config import Config, LoggingConfigurable
+
 from cookbook_ext.agent.providers.anthropic import AnthropicProvider
 from cookbook_ext.agent.providers.openai import OpenAIProvider
-from cookbook_ext.services import Services, ServicesConfig
+from cookbook_ext.app import Cookbook
+from cookbook_ext.warmup import THREAD_NAME
+
+
+def cookbook(tmp_path, config=None):
+    return Cookbook(
+        LoggingConfigurable(config=config or Config()), root_dir=tmp_path, data_dir=tmp_path / "data"
+    )
 
 
 def test_warm_up_imports_only_the_providers_that_can_be_used(tmp_path, monkeypatch):
-    config = ServicesConfig(root_dir=tmp_path, data_dir=tmp_path / "data")
-    svc = Services(config)
+    # The built-in providers only (a plug-in installed in the test environment needs no key).
+    config = Config({"ProviderRegistry": {"allowed_providers": ["anthropic", "openai", "offline"]}})
+    svc = cookbook(tmp_path, config)
     try:
-        assert svc._providers_in_use() == ["offline"]
+        in_use = lambda: svc.providers.in_use(svc.secrets.resolve)  # noqa: E731
+        assert in_use() == ["offline"]
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-" + "k" * 30)
-        assert svc._providers_in_use() == ["anthropic", "offline"]
-        config.openai_base_url = "http://127.0.0.1:1/v1"
-        assert svc._providers_in_use() == ["anthropic", "openai", "offline"]
+        assert in_use() == ["anthropic", "offline"]
+        svc.providers.openai_base_url = "http://127.0.0.1:1/v1"
+        assert in_use() == ["anthropic", "openai", "offline"]
     finally:
-        svc.store.close()
+        svc.close()
 
 
 def test_the_sdk_providers_parse_a_canned_response_to_warm_up():
@@ -30,13 +41,13 @@ def test_the_sdk_providers_parse_a_canned_response_to_warm_up():
 
 def test_warm_up_runs_in_a_thread_and_loads_what_the_first_generation_needs(tmp_path, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-" + "k" * 30)
-    svc = Services(ServicesConfig(root_dir=tmp_path, data_dir=tmp_path / "data"))
+    svc = cookbook(tmp_path)
     try:
         svc.warm_up()
-        [thread] = [t for t in threading.enumerate() if t.name == "cookbook-warm-up"]
+        [thread] = [t for t in threading.enumerate() if t.name == THREAD_NAME]
         thread.join(120)
         assert not thread.is_alive()
         for module in ("cookbook_ext.agent.loop", "cookbook_ext.kernel", "anyio._backends._asyncio"):
             assert module in sys.modules, module
     finally:
-        svc.store.close()
+        svc.close()

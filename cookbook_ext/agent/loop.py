@@ -8,67 +8,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
-from urllib.parse import quote
-
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..errors import CookbookError
 from ..notebook import build_notebook
-from ..redact import mask_credentials, mask_values
+from ..provenance import build_provenance
+from ..redact import Redactor, redact_obj
 from .prompt import build_opening_message, build_system_prompt
 from .providers.base import Message, ModelTurn, Provider, ProviderError, SystemPrompt, Usage
-from .tools import TOOL_SPECS, ApproveFn, Workspace, is_text_mime
+from .tools import TOOL_SPECS, ApproveFn, RepoTrust, Workspace
+from .types import Budgets, EventSink, GenerationOutcome, GenerationRequest, GenerationStatus
 
 if TYPE_CHECKING:
     from ..kernel import KernelExecutor
 
+__all__ = [
+    "Budgets",
+    "EventSink",
+    "GenerationOutcome",
+    "GenerationRequest",
+    "redact_obj",
+    "run_generation",
+]
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@dataclass
-class GenerationRequest:
-    prompt: str
-    template: str = "quickstart"
-    topic: str | None = None
-    complexity: str = "basic"  # basic | intermediate | advanced
-    hf_model_id: str | None = None
-    data_path: str | None = None  # use_my_data: the user's file or folder (the topic works too)
-    compare_with: str | None = None  # ab_arena: a second model id or a setting
-
-
-@dataclass
-class Budgets:
-    max_turns: int = 40
-    max_tokens: int = 2_000_000
-    max_seconds: float = 1800
-    max_cost_usd: float = 5.0
-    cell_timeout: float = 120
-    output_chars: int = 4000  # what goes back to the model per tool result
-    max_cells: int = 60
-
-
-class EventSink(Protocol):
-    async def emit(self, type: str, data: dict[str, Any]) -> None: ...
-
-
-@dataclass
-class GenerationOutcome:
-    status: Literal["finished", "failed", "cancelled"]
-    cells: list[dict[str, Any]]
-    notebook: NotebookNode
-    usage: Usage
-    turns: int
-    message: str | None = None
 
 
 class _Stop(Exception):
@@ -83,8 +54,6 @@ class _Stop(Exception):
 
 _CANCELLED = "The generation was cancelled."
 _NO_SECRETS: Mapping[str, str] = MappingProxyType({})
-# Shorter values are not masked: masking "abc" would shred unrelated text (redact.mask_values).
-_MIN_SECRET_CHARS = 6
 _SET_ENV_SECONDS = 60.0
 
 
@@ -100,23 +69,30 @@ async def run_generation(
     budgets: Budgets,
     cancel: asyncio.Event,
     secret_names: Sequence[str] = (),
-    redact: Callable[[str], str] = lambda s: s,
+    redact: Callable[[str], str] | None = None,
     secret_env: Mapping[str, str] = _NO_SECRETS,
     approval_mode: str = "never",
     approve: ApproveFn | None = None,
+    trust: RepoTrust | None = None,
+    repo_within: Sequence[Path] | None = None,
 ) -> GenerationOutcome:
     """Run one generation to its end. See the module docstring for the guarantees.
 
     `secret_env` (name -> value) is put into the kernel's environment before the first model
     turn, without a cell; the model only learns the names. Every value is masked (with the
-    caller's `redact` and credential-shaped strings) in everything the model, the events and the
-    notebook receive. `approval_mode` (never | risky | always) decides which code cells need
-    `approve(payload)` to return True before they run; see guardrails.needs_approval.
+    caller's `redact`, a redact.Redactor or any function, and credential-shaped strings) in
+    everything the model, the events and the notebook receive. `approval_mode` (never | risky |
+    always) decides which code cells need `approve(payload)` to return True before they run; see
+    guardrails.needs_approval. Code the provider copied from the repository or the model card
+    asks whatever the mode, until `trust` says the repository is trusted.
     """
     started = time.monotonic()
     secret_env = dict(secret_env or {})
-    redact = _redactor(redact, secret_env.values())
-    sink = _RedactingSink(sink, redact)
+    if isinstance(redact, Redactor):
+        redactor = redact.with_values(secret_env.values())
+    else:
+        redactor = Redactor(secret_env.values(), chained=redact)
+    sink = _RedactingSink(sink, redactor)
     checkout = (repo or {}).get("checkout")
     workspace = Workspace(
         generation_id=generation_id,
@@ -124,41 +100,39 @@ async def run_generation(
         sink=sink,
         budgets=budgets,
         cancel=cancel,
-        redact=redact,
+        redact=redactor,
         repo_root=Path(checkout) if checkout else None,
+        repo_within=tuple(repo_within) if repo_within is not None else None,
         deadline=started + budgets.max_seconds,
         secrets=secret_env,
         approval_mode=approval_mode,
         approve=approve,
+        trust=trust or RepoTrust(),
     )
     usage = Usage()
     turns = 0
-    status: Literal["finished", "failed", "cancelled"] = "finished"
+    status: GenerationStatus = "finished"
     message: str | None = None
 
     def outcome() -> GenerationOutcome:
         cells = workspace.validated_cells()
-        provenance = {
-            "generation_id": generation_id,
-            "recipe": {
-                "prompt": redact(request.prompt),
-                "template": request.template,
-                "topic": request.topic,
-                "complexity": request.complexity,
-            },
-            "repo": {"url": (repo or {}).get("url"), "commit": (repo or {}).get("commit")},
-            "hf": {"id": (model or {}).get("id") or request.hf_model_id, "sha": (model or {}).get("sha")},
-            "provider": provider.name,
-            "model": provider.model,
-            "usage": {**usage.to_dict(), "turns": turns},
-        }
+        provenance = build_provenance(
+            generation_id=generation_id,
+            request=dataclasses.replace(request, prompt=redactor(request.prompt)),
+            repo=repo,
+            model=model,
+            provider=provider.name,
+            model_name=provider.model,
+            usage={**usage.to_dict(), "turns": turns},
+            status=status,
+        )
         return GenerationOutcome(
             status=status,
             cells=cells,
             notebook=build_notebook(cells, provenance=provenance),
             usage=usage,
             turns=turns,
-            message=redact(message) if message else message,
+            message=redactor(message) if message else message,
         )
 
     await sink.emit(
@@ -181,8 +155,10 @@ async def run_generation(
             secret_names=sorted({*secret_names, *secret_env}),
         )
         # The user's own text and the repository's pack could quote a value: mask it there too.
-        system = SystemPrompt(instructions=redact(system.instructions), context=redact(system.context))
-        messages: list[Message] = [_redact_message(build_opening_message(request, repo), redact)]
+        # The pack and the model card open the conversation as untrusted_data blocks; the system
+        # prompt holds only Cookbook's instructions (agent/untrusted.py).
+        system = SystemPrompt(instructions=redactor(system.instructions), context=redactor(system.context))
+        messages: list[Message] = [redactor.obj(build_opening_message(request, repo, model))]
         provider.prepare(request=request, repo=repo, model=model)
         while True:
             if cancel.is_set():
@@ -253,57 +229,15 @@ async def run_generation(
     return outcome()
 
 
-def _redactor(redact: Callable[[str], str], values: Iterable[str]) -> Callable[[str], str]:
-    """The caller's `redact`, after masking the secret values (as written, and as repr, JSON and
-    URL encoding show them) and credential-shaped strings. A value the code transformed (sliced,
-    reversed, base64-encoded) cannot be recognised and is not masked."""
-    variants: set[str] = set()
-    for value in values:
-        if len(value) >= _MIN_SECRET_CHARS:
-            variants.update({value, repr(value)[1:-1], json.dumps(value)[1:-1], quote(value, safe="")})
-    wanted = sorted(variants)
-
-    def combined(text: str) -> str:
-        if not text:
-            return text
-        if wanted:
-            text = mask_values(text, wanted, min_length=_MIN_SECRET_CHARS)
-        return redact(mask_credentials(text)[0])
-
-    return combined
-
-
-def redact_obj(obj: Any, redact: Callable[[str], str]) -> Any:
-    """Every string in a JSON-like value, except binary output data (base64 images, audio, video).
-
-    The events leave the engine masked by this alone (the services store them without walking
-    them again), so only keys that are certainly binary media types are skipped."""
-    if isinstance(obj, str):
-        return redact(obj)
-    if isinstance(obj, dict):
-        return {k: v if _is_binary_mime(k) else redact_obj(v, redact) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [redact_obj(v, redact) for v in obj]
-    return obj
-
-
-def _is_binary_mime(key: Any) -> bool:
-    return isinstance(key, str) and key.startswith(("image/", "audio/", "video/")) and not is_text_mime(key)
-
-
-def _redact_message(message: Message, redact: Callable[[str], str]) -> Message:
-    return redact_obj(message, redact)
-
-
 class _RedactingSink:
     """Masks secrets in every event before the caller's sink sees it (the store, the UI)."""
 
-    def __init__(self, sink: EventSink, redact: Callable[[str], str]) -> None:
+    def __init__(self, sink: EventSink, redactor: Redactor) -> None:
         self._sink = sink
-        self._redact = redact
+        self._redactor = redactor
 
     async def emit(self, type: str, data: dict[str, Any]) -> None:
-        await self._sink.emit(type, redact_obj(data, self._redact))
+        await self._sink.emit(type, self._redactor.obj(data))
 
 
 async def _set_secrets(

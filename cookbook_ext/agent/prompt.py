@@ -1,7 +1,11 @@
 """The system prompt and the opening message of a generation.
 
-Instructions (how to work, the template, the complexity) and context (the repository's context pack,
-the model's metadata and card) are kept apart so providers can cache each part.
+The system prompt holds only Cookbook's own instructions (how to work, the template, the complexity,
+the secrets' names and the rule for untrusted material). The repository's context pack and the
+model's metadata and card come from outside: they open the first user message as labelled
+`untrusted_data` blocks, followed by a warning and then the user's request (see `untrusted`). That
+order keeps the stable part first for prompt caching: tools, instructions, the material blocks up
+to the warning (which carries a `cache_point` hint), then the request.
 """
 
 from __future__ import annotations
@@ -9,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..ingest.context import filter_injection_phrases
 from ..recipes import complexity_guidance, get_recipe
-from .providers.base import Message, SystemPrompt
+from . import untrusted
+from .providers.base import Block, Message, SystemPrompt
 
 if TYPE_CHECKING:
-    from .loop import Budgets, GenerationRequest
+    from .types import Budgets, GenerationRequest
 
 _CARD_CHARS = {"description": 2000, "usage": 6000, "limitations": 1500}
 _MAX_PACKAGES = 60
@@ -51,20 +57,26 @@ def build_system_prompt(
     budgets: Budgets,
     secret_names: Sequence[str] = (),
 ) -> SystemPrompt:
-    """The instructions (stable per recipe and settings) and the context (repo and model)."""
+    """The instructions, stable per recipe and settings. `repo` and `model` are not read: what
+    they hold is untrusted and goes into the opening message (`build_opening_message`)."""
     recipe = get_recipe(request.template)
     parts = [
         _ROLE,
         _RULES.format(cell_timeout=budgets.cell_timeout, max_cells=budgets.max_cells),
         recipe.instructions,
         complexity_guidance(request.complexity),
+        untrusted.SYSTEM_RULE,
         _secrets_rule(secret_names),
     ]
-    return SystemPrompt(instructions="\n\n".join(parts), context=build_context(repo, model))
+    return SystemPrompt(instructions="\n\n".join(parts))
 
 
-def build_opening_message(request: GenerationRequest, repo: dict[str, Any] | None) -> Message:
-    """The first user message: the request itself, with the template's own inputs."""
+def build_opening_message(
+    request: GenerationRequest, repo: dict[str, Any] | None, model: dict[str, Any] | None = None
+) -> Message:
+    """The first user message: the repository and model material as untrusted_data blocks and
+    the warning after them (when there is any), then the request with the template's inputs."""
+    blocks = material_blocks(repo, model)
     lines = [
         f"Request: {request.prompt}",
         f"Template: {request.template}",
@@ -74,26 +86,38 @@ def build_opening_message(request: GenerationRequest, repo: dict[str, Any] | Non
         lines.append(f"Topic: {request.topic}")
     if request.hf_model_id:
         lines.append(f"Hugging Face model: {request.hf_model_id}")
-    data_path = request.data_path or (request.topic if request.template == "use_my_data" else None)
-    if data_path:
-        lines.append(f"DATA_PATH: {data_path}")
+    # Only data_path, confined to the root by the server (a use_my_data topic naming a file
+    # arrives there too): a topic is never offered as a path.
+    if request.data_path:
+        lines.append(f"DATA_PATH: {request.data_path}")
     if request.compare_with:
         lines.append(f"Compare with: {request.compare_with}")
     if repo and repo.get("checkout"):
         lines.append(f"The repository is checked out at {repo['checkout']} (use this absolute path in code).")
+    if not blocks:
+        lines.append("No repository or model metadata is attached; work from the request alone.")
     lines.append("Plan briefly, then start building the notebook with the tools.")
-    return {"role": "user", "content": [{"type": "text", "text": "\n".join(lines)}]}
+    return {"role": "user", "content": [*blocks, {"type": "text", "text": "\n".join(lines)}]}
 
 
-def build_context(repo: dict[str, Any] | None, model: dict[str, Any] | None) -> str:
-    sections: list[str] = []
+def material_blocks(repo: dict[str, Any] | None, model: dict[str, Any] | None) -> list[Block]:
+    """The untrusted_data blocks for the repository and the model card, and the warning after
+    them; empty when neither is attached. The warning is the end of the stable prefix, so it
+    carries the `cache_point` hint (see providers.base)."""
+    blocks: list[Block] = []
     if repo:
-        sections.append(_repo_section(repo))
+        text = untrusted.block(
+            _repo_section(repo), "repository", url=repo.get("url"), commit=repo.get("commit")
+        )
+        blocks.append({"type": "text", "text": text})
     if model:
-        sections.append(_model_section(model))
-    if not sections:
-        return "No repository or model metadata is attached; work from the request alone."
-    return "\n\n".join(sections)
+        text = untrusted.block(
+            _model_section(model), "model_card", id=model.get("id"), revision=model.get("sha")
+        )
+        blocks.append({"type": "text", "text": text})
+    if blocks:
+        blocks.append({"type": "text", "text": untrusted.CONTEXT_WARNING, "cache_point": True})
+    return blocks
 
 
 def _secrets_rule(names: Sequence[str]) -> str:
@@ -149,7 +173,8 @@ def _model_section(model: dict[str, Any]) -> str:
         lines.append("Gated: yes (downloading needs an accepted licence and a token)")
     card = model.get("card") or {}
     for key, label in (("description", "Description"), ("usage", "Usage"), ("limitations", "Limitations")):
-        text = (card.get(key) or "").strip()
+        # The same best-effort filter as the repository's pack; the block around it is the defence.
+        text = filter_injection_phrases(card.get(key) or "").strip()
         if text:
             limit = _CARD_CHARS[key]
             cut = text if len(text) <= limit else text[:limit] + "\n[... cut]"

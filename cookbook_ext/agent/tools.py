@@ -21,13 +21,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import jsonschema
 
 from ..errors import CookbookError
-from ..guardrails import CredentialCheck, check_credentials, needs_approval
+from ..guardrails import CredentialCheck, assess_risk, check_credentials, needs_approval
 from ..ingest import files as repo_files
+from ..redact import Redactor
+from . import untrusted
 from .providers.base import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     from ..kernel import ExecutionResult, KernelExecutor
-    from .loop import Budgets, EventSink
+    from .types import Budgets, EventSink
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +172,22 @@ _SEARCH_LINE_CHARS = 1000
 
 ApproveFn = Callable[[dict[str, Any]], Awaitable[bool]]
 
+# Code copied from these sources is a stranger's code: it runs only with the user's approval
+# while its repository is untrusted, whatever the approval mode.
+UNTRUSTED_ORIGINS = {
+    "repository": "runs code taken from the repository, which you have not trusted",
+    "model_card": "runs code taken from the model card, which you have not trusted",
+}
 
-def is_text_mime(mime: str) -> bool:
-    """Output data that is text (and so may hold a secret to mask); base64 images are not."""
-    return mime.startswith("text/") or mime.endswith(("json", "+xml", "/xml", "javascript"))
+
+@dataclass
+class RepoTrust:
+    """Whether the generation's repository is trusted. Shared with whoever answers approvals, so
+    "Trust this repository and run" takes effect for the rest of the generation."""
+
+    trusted: bool = False
+    repo_id: str | None = None
+    label: str = ""  # the repository's URL or folder, for the approval card
 
 
 @dataclass
@@ -184,6 +198,7 @@ class Cell:
     nb_id: str
     attempts: int = 0
     validated: dict[str, Any] | None = None  # the nbformat cell, while its latest run succeeded
+    origin: str | None = None  # "repository", "model_card" or None (the model wrote it)
 
 
 @dataclass
@@ -211,12 +226,15 @@ class Workspace:
     sink: EventSink
     budgets: Budgets
     cancel: asyncio.Event
-    redact: Callable[[str], str] = lambda s: s
+    redact: Redactor = field(default_factory=Redactor)
     repo_root: Path | None = None
+    # Folders the checkout must still resolve into on every read (None: not checked).
+    repo_within: tuple[Path, ...] | None = None
     deadline: float = float("inf")  # time.monotonic() at which the generation's time budget ends
     secrets: Mapping[str, str] = field(default_factory=dict)  # name -> value, for the credential check
     approval_mode: str = "never"  # never | risky | always (see guardrails.needs_approval)
     approve: ApproveFn | None = None  # asks the user; None: cells needing approval are not run
+    trust: RepoTrust = field(default_factory=RepoTrust)
     cells: dict[str, Cell] = field(default_factory=dict)  # insertion order is notebook order
     summary: str | None = None
     _counter: int = 0
@@ -273,7 +291,9 @@ class Workspace:
             raise ToolInputError(f"Invalid arguments for {call.name}: {problems}.")
         args = call.arguments
         if call.name == "create_cell":
-            return await self.create_cell(args["code"], args.get("type", "code"), before=args.get("before"))
+            return await self.create_cell(
+                args["code"], args.get("type", "code"), before=args.get("before"), origin=call.origin
+            )
         if call.name == "execute_cell":
             return await self.execute_cell(args["cell_id"])
         if call.name == "edit_cell":
@@ -300,7 +320,9 @@ class Workspace:
             raise ToolInputError(f"There is no cell {cell_id!r}. Existing cells: {known}.")
         return cell
 
-    async def create_cell(self, code: str, cell_type: CellType, *, before: str | None = None) -> ToolOutcome:
+    async def create_cell(
+        self, code: str, cell_type: CellType, *, before: str | None = None, origin: str | None = None
+    ) -> ToolOutcome:
         if before is not None:
             self._cell(before)  # refuse an unknown id before using up a cell number
         if len(self.cells) >= self.budgets.max_cells:
@@ -313,7 +335,11 @@ class Workspace:
         cell_id = f"c{self._counter}"
         nb_prefix = re.sub(r"[^A-Za-z0-9]", "", self.generation_id)[:12] or "gen"
         cell = Cell(
-            cell_id=cell_id, cell_type=cell_type, source=code, nb_id=f"cookbook-{nb_prefix}-{cell_id}"
+            cell_id=cell_id,
+            cell_type=cell_type,
+            source=code,
+            nb_id=f"cookbook-{nb_prefix}-{cell_id}",
+            origin=origin if origin in UNTRUSTED_ORIGINS else None,
         )
         if before is None:
             self.cells[cell_id] = cell
@@ -397,7 +423,7 @@ class Workspace:
                 summary=f"{cell_id} is markdown",
             )
 
-        reasons = needs_approval(self.approval_mode, cell.source, cell.cell_type)
+        reasons = self._approval_reasons(cell)
         if reasons:
             answer = await self._ask_approval(cell, reasons)
             if answer == "cancelled":
@@ -467,6 +493,15 @@ class Workspace:
             outcome.cancelled = True
         return outcome
 
+    def _approval_reasons(self, cell: Cell) -> list[str]:
+        """Why the user must approve this cell first (empty: run it). Code from an untrusted
+        repository or model card always asks; the model's own code follows the approval mode."""
+        untrusted = cell.origin in UNTRUSTED_ORIGINS and not self.trust.trusted
+        if not untrusted:
+            return needs_approval(self.approval_mode, cell.source, cell.cell_type)
+        what = needs_approval("risky", cell.source, cell.cell_type)
+        return [UNTRUSTED_ORIGINS[cell.origin or ""], *what]
+
     async def _ask_approval(
         self, cell: Cell, reasons: list[str]
     ) -> Literal["approved", "declined", "unanswered", "cancelled"]:
@@ -481,17 +516,27 @@ class Workspace:
             )
             return "unanswered"
         approval_id = uuid.uuid4().hex
+        untrusted = cell.origin in UNTRUSTED_ORIGINS and not self.trust.trusted
         payload = {
             "approval_id": approval_id,
             "cell_id": cell.cell_id,
             "source": cell.source,
             "reasons": reasons,
+            # What exactly will happen: the packages and versions, the command, the host.
+            "details": assess_risk(cell.source).details,
+            # "model" when the model wrote it; the card says whose code it is and shows it whole.
+            "origin": cell.origin or "model",
+            "untrusted": untrusted,
+            "repo": {"id": self.trust.repo_id, "label": self.trust.label} if untrusted else None,
         }
+        # Ask first, then announce: whoever reads `approval_required` may answer at once, and the
+        # question must already be waiting for that answer.
+        task = asyncio.ensure_future(self.approve(dict(payload, reasons=list(reasons))))
+        await asyncio.sleep(0)  # let it register before the event can be read
         await self.sink.emit("approval_required", dict(payload, reasons=list(reasons)))
         await self.sink.emit(
             "status", {"phase": "approval", "message": f"Waiting for your approval to run {cell.cell_id}"}
         )
-        task = asyncio.ensure_future(self.approve(dict(payload, reasons=list(reasons))))
         waiter = asyncio.ensure_future(self.cancel.wait())
         try:
             done, _ = await asyncio.wait(
@@ -574,33 +619,12 @@ class Workspace:
             await self.sink.emit("cell_invalidated", {"cell_id": cell.cell_id})
 
     def _redact_result(self, result: ExecutionResult) -> None:
-        result.outputs = [self._redact_output(o) for o in result.outputs]
+        # Outputs as the events carry them: every string but binary media (redact.redact_obj).
+        result.outputs = self.redact.obj(result.outputs)
         result.stdout = self.redact(result.stdout)
         result.stderr = self.redact(result.stderr)
         if result.error:
-            result.error = {
-                **result.error,
-                "ename": self.redact(str(result.error.get("ename", ""))),
-                "evalue": self.redact(str(result.error.get("evalue", ""))),
-                "traceback": [self.redact(line) for line in result.error.get("traceback") or []],
-            }
-
-    def _redact_output(self, output: dict[str, Any]) -> dict[str, Any]:
-        kind = output["output_type"]
-        if kind == "stream":
-            output["text"] = self.redact(output["text"])
-        elif kind == "error":
-            output["ename"] = self.redact(output["ename"])
-            output["evalue"] = self.redact(output["evalue"])
-            output["traceback"] = [self.redact(line) for line in output["traceback"]]
-        else:
-            data = output.get("data", {})
-            for mime, value in data.items():
-                if isinstance(value, str) and is_text_mime(mime):
-                    data[mime] = self.redact(value)
-                elif isinstance(value, (dict, list)) and is_text_mime(mime):
-                    data[mime] = json.loads(self.redact(json.dumps(value)))
-        return output
+            result.error = self.redact.obj(result.error)
 
     @staticmethod
     def _short_error(result: ExecutionResult, timeout: float) -> str | None:
@@ -678,37 +702,54 @@ class Workspace:
         if start_line is not None and end_line is not None and end_line < start_line:
             raise ToolInputError(f"end_line ({end_line}) is before start_line ({start_line}).")
         doc = await asyncio.to_thread(
-            repo_files.read_repo_file, root, path, start_line=start_line, end_line=end_line
+            repo_files.read_repo_file,
+            root,
+            path,
+            start_line=start_line,
+            end_line=end_line,
+            within=self.repo_within,
         )
         first = doc.get("start_line") or 1
         last = doc.get("end_line") or first
         total = doc.get("total_lines")
-        flags = [
-            f
-            for f, on in (("truncated", doc.get("truncated")), ("credentials masked", doc.get("masked")))
-            if on
-        ]
-        header = f"{doc.get('path', path)}: lines {first}-{last} of {total}" + (
-            f" ({', '.join(flags)})" if flags else ""
-        )
+        shown_path = doc.get("path", path)
+
+        def framed(text: str, last: int, note: str = "") -> str:
+            # The file's text is the repository's: labelled untrusted, the tool's note outside.
+            return untrusted.tool_result(
+                text,
+                notes=[note],
+                tool="read_file_from_repo",
+                path=shown_path,
+                lines=f"{first}-{last} of {total}",
+                truncated=True if doc.get("truncated") else None,
+                credentials_masked=True if doc.get("masked") else None,
+            )
+
         content = self.redact(doc.get("content", ""))  # before cutting, so no half value slips out
-        limit = max(200, self.budgets.output_chars - len(header) - 120)
+        limit = max(200, self.budgets.output_chars - len(framed("", last)) - 80)
+        note = ""
         if len(content) > limit:
             cut = content.rfind("\n", 0, limit)
-            shown = content[: cut + 1] if cut > 0 else content[:limit]
-            next_line = first + shown.count("\n")
-            content = shown + f"\n[... cut to {limit} characters; read on with start_line={next_line}]"
+            content = content[: cut + 1] if cut > 0 else content[:limit]
+            next_line = first + content.count("\n")
+            note = f"[... cut to {limit} characters; read on with start_line={next_line}]"
             last = next_line - 1
-        return ToolOutcome(
-            content=f"{header}\n{content}", summary=f"read {doc.get('path', path)} {first}-{last}"
-        )
+        return ToolOutcome(content=framed(content, last, note), summary=f"read {shown_path} {first}-{last}")
 
     async def list_files(self, folder: str | None, pattern: str | None) -> ToolOutcome:
         root = self._root()
-        paths = await asyncio.to_thread(repo_files.list_repo_files, root, folder, pattern)
+        paths = await asyncio.to_thread(
+            repo_files.list_repo_files, root, folder, pattern, within=self.repo_within
+        )
         if not paths:
             return ToolOutcome(content="No files match.", summary="0 files")
-        limit = self.budgets.output_chars - 100
+
+        def framed(text: str, note: str = "") -> str:
+            # File names are the repository's text too.
+            return untrusted.tool_result(text, notes=[note], tool="list_files_in_repo", files=len(paths))
+
+        limit = self.budgets.output_chars - len(framed("")) - 100
         shown: list[str] = []
         used = 0
         for p in paths:
@@ -716,10 +757,9 @@ class Workspace:
                 break
             shown.append(p)
             used += len(p) + 1
-        text = "\n".join(shown)
-        if len(shown) < len(paths):
-            text += f"\n[... and {len(paths) - len(shown)} more; narrow the listing with folder or pattern]"
-        return ToolOutcome(content=text, summary=f"{len(paths)} files")
+        more = len(paths) - len(shown)
+        note = f"[... and {more} more; narrow the listing with folder or pattern]" if more else ""
+        return ToolOutcome(content=framed("\n".join(shown), note), summary=f"{len(paths)} files")
 
     async def search(self, query: str, path_glob: str | None, max_results: int, regex: bool) -> ToolOutcome:
         root = self._root()
@@ -734,13 +774,22 @@ class Workspace:
                 raise ToolInputError(f"Invalid regular expression: {exc}.") from None
         else:
             matcher = re.compile(re.escape(query), re.IGNORECASE)
-        hits, note = await asyncio.to_thread(_search, root, matcher, path_glob, max_results, self.redact)
+        hits, note = await asyncio.to_thread(
+            _search, root, matcher, path_glob, max_results, self.redact, within=self.repo_within
+        )
         if not hits:
             return ToolOutcome(content="No matches." + (f" {note}" if note else ""), summary="0 matches")
-        text = "\n".join(hits) + (f"\n[{note}]" if note else "")
-        if len(text) > self.budgets.output_chars:
-            text = _clip(text, self.budgets.output_chars)
-        return ToolOutcome(content=text, summary=f"{len(hits)} matches")
+
+        def framed(text: str) -> str:
+            # The matching lines are the repository's text: labelled untrusted, the note outside.
+            notes = [f"[{note}]" if note else ""]
+            return untrusted.tool_result(text, notes=notes, tool="search_repo", matches=len(hits))
+
+        limit = self.budgets.output_chars - len(framed(""))
+        text = "\n".join(hits)
+        if len(text) > limit:
+            text = _clip(text, max(200, limit))
+        return ToolOutcome(content=framed(text), summary=f"{len(hits)} matches")
 
 
 def _check_credentials(code: str, secrets: Mapping[str, str]) -> CredentialCheck:
@@ -767,14 +816,16 @@ def _search(
     path_glob: str | None,
     max_results: int,
     redact: Callable[[str], str] = lambda s: s,
+    *,
+    within: tuple[Path, ...] | None = None,
 ) -> tuple[list[str], str]:
     """Matches in the redacted text: a search must not reveal, by hit or miss, a masked value."""
     started = time.monotonic()
     hits: list[str] = []
     scanned = 0
-    for path in repo_files.list_repo_files(root, None, path_glob):
+    for path in repo_files.list_repo_files(root, None, path_glob, within=within):
         try:
-            doc = repo_files.read_repo_file(root, path)
+            doc = repo_files.read_repo_file(root, path, within=within)
         except CookbookError:
             continue  # binary, too large or unreadable: not searchable text
         content = redact(doc.get("content", ""))

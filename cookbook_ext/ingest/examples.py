@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from ..markdown import CodeBlock, code_blocks, headings, split_lines
 from .scan import FileEntry, TextReader
 
 __all__ = [
-    "CodeBlock",
-    "Section",
     "find_readmes",
     "load_readmes",
-    "markdown_sections",
     "parse_code_blocks",
     "rank_examples",
     "script_candidates",
@@ -65,72 +62,15 @@ _SCRIPT_NAME = re.compile(
     r"pipeline|chat|serve|eval)",
     re.IGNORECASE,
 )
-_FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([^\s`{]*)?[^`]*$")
-_ATX = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _RST_CODE = re.compile(r"^\.\. (?:code-block|code|sourcecode)::\s*(\w*)\s*$")
 _MODEL_USE = re.compile(r"from_pretrained|pipeline\(|hf_hub_download|snapshot_download|huggingface\.co")
 _PY_LANGS = frozenset({"python", "py", "python3", "pycon", "ipython", "jupyter"})
 _SHELL_LANGS = frozenset({"bash", "sh", "shell", "console", "zsh", "shell-session", "cmd", "powershell"})
 
 
-@dataclass
-class CodeBlock:
-    lang: str
-    code: str
-    heading: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"lang": self.lang, "code": self.code, "heading": self.heading}
-
-
-@dataclass
-class Section:
-    heading: str
-    level: int
-    text: str  # the section's body including its heading line
-
-
 def parse_code_blocks(text: str, *, rst: bool = False) -> list[CodeBlock]:
     """Fenced code blocks (``` or ~~~, or reStructuredText code directives) with their nearest heading."""
-    if rst:
-        return _rst_code_blocks(text)
-    blocks: list[CodeBlock] = []
-    heading = ""
-    lines = text.splitlines()
-    i = 0
-    prev = ""
-    while i < len(lines):
-        line = lines[i]
-        fence = _FENCE.match(line)
-        if fence:
-            marker = fence.group(2)
-            lang = (fence.group(3) or "").lower().strip(".")
-            body: list[str] = []
-            i += 1
-            while i < len(lines):
-                close = lines[i].strip()
-                if close.startswith(marker[0] * len(marker)) and not close.strip(marker[0]):
-                    break
-                body.append(lines[i])
-                i += 1
-            code = "\n".join(body).strip("\n")
-            if code.strip():
-                blocks.append(CodeBlock(lang, code, heading))
-            i += 1
-            prev = ""
-            continue
-        atx = _ATX.match(line)
-        if atx:
-            heading = atx.group(2)
-        elif (
-            prev.strip()
-            and re.fullmatch(r" {0,3}(=+|-+)\s*", line)
-            and not prev.lstrip().startswith(("-", "*"))
-        ):
-            heading = prev.strip()
-        prev = line
-        i += 1
-    return blocks
+    return _rst_code_blocks(text) if rst else code_blocks(text)
 
 
 def _rst_code_blocks(text: str) -> list[CodeBlock]:
@@ -161,32 +101,6 @@ def _dedent(lines: list[str]) -> str:
     indents = [len(ln) - len(ln.lstrip()) for ln in lines if ln.strip()]
     cut = min(indents) if indents else 0
     return "\n".join(ln[cut:] for ln in lines).strip("\n")
-
-
-def markdown_sections(text: str) -> list[Section]:
-    """The document split at its ATX headings (outside code fences); text before the first heading
-    is a section with an empty heading."""
-    sections: list[Section] = []
-    current: list[str] = []
-    heading, level = "", 0
-    in_fence = ""
-    for line in text.splitlines():
-        fence = _FENCE.match(line)
-        if fence and not in_fence:
-            in_fence = fence.group(2)[0] * len(fence.group(2))
-        elif in_fence and line.strip().startswith(in_fence) and not line.strip().strip(in_fence[0]):
-            in_fence = ""
-        elif not in_fence:
-            atx = _ATX.match(line)
-            if atx:
-                if current and any(ln.strip() for ln in current):
-                    sections.append(Section(heading, level, "\n".join(current).strip("\n")))
-                current = []
-                heading, level = atx.group(2), len(atx.group(1))
-        current.append(line)
-    if current and any(ln.strip() for ln in current):
-        sections.append(Section(heading, level, "\n".join(current).strip("\n")))
-    return sections
 
 
 def is_usage_heading(heading: str) -> bool:
@@ -338,11 +252,11 @@ def rank_examples(
             continue
         title = next(
             (
-                ln.lstrip("# ").strip()
+                heading.title
                 for c in nb["cells"]
                 if c["type"] == "markdown"
-                for ln in c["source"].splitlines()
-                if ln.startswith("#")
+                for heading in headings(split_lines(c["source"]))
+                if heading is not None and heading.title
             ),
             nb["path"].rsplit("/", 1)[-1],
         )

@@ -1,8 +1,10 @@
 """Confined access to files of an ingested checkout (owned by the ingest work; signatures fixed).
 
 Every path is relative to the checkout and must stay inside it: '..', absolute paths, NUL bytes,
-.git and symbolic links resolving outside are refused. Content comes back as text with
-credentials masked; binaries are refused and oversized reads are cut at a line boundary.
+.git (by name or where a link resolves) and symbolic links resolving outside are refused. With
+`within`, the checkout itself is re-checked on every read against the folders it must live in.
+Content comes back as text with credentials masked; binaries are refused and oversized reads are
+cut at a line boundary.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import fnmatch
 import os
 import re
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +27,31 @@ MAX_LIST_LIMIT = 10_000
 _READ_PIECE = 1 << 20
 
 
-def _confine(root: Path, path: str | None, *, what: str) -> tuple[Path, str, Path]:
-    """(resolved root, normalised relative path, resolved target) or a BadRequest/Forbidden."""
+def _is_git(parts: Iterable[str]) -> bool:
+    return any(p.lower() == ".git" for p in parts)
+
+
+def _checked_root(root: Path, within: Iterable[Path] | None) -> Path:
+    """The checkout's real path, re-checked on every read: still inside one of `within` (the
+    Jupyter root, the clone cache) after any link that replaced it since it was ingested."""
     real_root = Path(os.path.realpath(root))
+    if within is not None:
+        anchors = [Path(os.path.realpath(a)) for a in within]
+        if not any(real_root == a or real_root.is_relative_to(a) for a in anchors):
+            raise Forbidden(
+                "This repository's checkout is no longer inside the Jupyter root folder or "
+                "Cookbook's clone cache (it was moved, or replaced by a link); ingest it again."
+            )
+    if not real_root.is_dir():
+        raise NotFound("This repository's checkout is gone from the disk; ingest it again.")
+    return real_root
+
+
+def _confine(
+    root: Path, path: str | None, *, what: str, within: Iterable[Path] | None = None
+) -> tuple[Path, str, Path]:
+    """(resolved root, normalised relative path, resolved target) or a BadRequest/Forbidden."""
+    real_root = _checked_root(root, within)
     if path is None:
         return real_root, "", real_root
     if not isinstance(path, str):
@@ -43,12 +68,17 @@ def _confine(root: Path, path: str | None, *, what: str) -> tuple[Path, str, Pat
     segments = [s for s in norm.split("/") if s not in ("", ".")]
     if ".." in segments:
         raise Forbidden(f"'..' is not allowed in the {what}; give a path inside the repository.")
-    if ".git" in segments:
+    if _is_git(segments):
         raise Forbidden("Files under .git are not available.")
     rel = "/".join(segments)
     target = Path(os.path.realpath(real_root.joinpath(*segments))) if segments else real_root
     if target != real_root and not target.is_relative_to(real_root):
         raise Forbidden(f"'{rel}' is a symbolic link that points outside the repository; it cannot be used.")
+    # Checked again on the resolved path: a link (dotgit -> .git) must not lead into .git either.
+    if _is_git(target.relative_to(real_root).parts):
+        raise Forbidden(
+            f"'{rel}' leads into .git (through a symbolic link); files under .git are not available."
+        )
     return real_root, rel, target
 
 
@@ -59,12 +89,14 @@ def read_repo_file(
     start_line: int | None = None,
     end_line: int | None = None,
     max_bytes: int = 200_000,
+    within: Iterable[Path] | None = None,
 ) -> dict[str, Any]:
-    """A text file of the checkout, optionally a 1-based inclusive line range.
+    """A text file of the checkout, optionally a 1-based inclusive line range. With `within`,
+    the checkout itself must (still) resolve inside one of those folders.
 
     Returns ``{"path", "content", "start_line", "end_line", "total_lines", "truncated", "masked"}``.
     """
-    _, rel, target = _confine(root, path, what="path")
+    _, rel, target = _confine(root, path, what="path", within=within)
     if not rel:
         raise BadRequest("Give the path of a file in the repository, like README.md.")
     for name, value in (("start_line", start_line), ("end_line", end_line)):
@@ -159,18 +191,23 @@ def _count_newlines(fh: Any) -> tuple[int, bool | None]:
 
 
 def list_repo_files(
-    root: Path, folder: str | None = None, pattern: str | None = None, limit: int = 2000
+    root: Path,
+    folder: str | None = None,
+    pattern: str | None = None,
+    limit: int = 2000,
+    *,
+    within: Iterable[Path] | None = None,
 ) -> list[str]:
     """Relative posix paths of files under `folder` (default: everything), skipping .git and what
     .gitignore excludes, optionally filtered by a glob `pattern` ("*.py", or "examples/*.py" to
-    match the whole path)."""
+    match the whole path). `within` as for read_repo_file."""
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIST_LIMIT}.")
     if pattern is not None:
         if not isinstance(pattern, str) or "\x00" in pattern or len(pattern) > 200:
             raise BadRequest("The pattern must be a glob such as *.py (at most 200 characters).")
         pattern = pattern.strip() or None
-    real_root, rel, target = _confine(root, folder, what="folder")
+    real_root, rel, target = _confine(root, folder, what="folder", within=within)
     if not target.exists():
         raise NotFound(f"There is no folder '{rel}' in the repository.")
     if not target.is_dir():

@@ -229,7 +229,9 @@ def walk_files(root: Path | str, start: str = "") -> Iterable[tuple[str, os.DirE
         rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
         if entry.is_symlink():
             target = os.path.realpath(entry.path)
-            inside = target.startswith(real_root + os.sep)
+            inside = target.startswith(real_root + os.sep) and not any(
+                p.lower() == ".git" for p in Path(target[len(real_root) + 1 :]).parts
+            )  # a link into .git is not followed either
             if inside and os.path.isfile(target) and not rules.ignored(rel, False):
                 yield rel, entry, "file"
             else:

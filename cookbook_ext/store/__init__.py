@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import logging
+import math
+import os
+import stat
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -17,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, delete, event, func, insert, select, update
+from sqlalchemy import create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -43,15 +49,75 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def server_owner() -> str:
+    """Whose server this is: the hub user, else the OS user running it. Repositories and
+    generations in a shared database belong to their server's owner."""
+    import getpass
+
+    return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a folder only its owner can enter (0700), made if missing."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        if stat.S_IMODE(path.stat().st_mode) != 0o700:
+            os.chmod(path, 0o700)
+    except OSError:  # not ours (a shared mount): the files inside are still 0600
+        logging.getLogger("cookbook_ext").warning("Cookbook could not make %s private (mode 0700)", path)
+    return path
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create the database file (and tighten it and its WAL files) as 0600 before SQLite opens it:
+    SQLite gives its -wal and -shm files the database file's mode."""
+    if not path.parent.exists():
+        private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError:
+        return  # SQLite reports what is wrong when it opens it
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if stat.S_IMODE(file.stat().st_mode) & 0o077:
+                os.chmod(file, 0o600)
+        except OSError:
+            continue
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns' serializer: NaN and +-Infinity (from a model card's YAML, say) become null.
+    They are not JSON: PostgreSQL's json type refuses them, where SQLite would keep them."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), allow_nan=False)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        if path and path != ":memory:" and not path.startswith("file:") and "?" not in path:
+            private_sqlite_file(Path(path))
+        engine = create_engine(url, connect_args={"check_same_thread": False}, json_serializer=json_dumps)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_serializer=json_dumps)
+
+
+_MIGRATE_LOCK = threading.Lock()
+# The key of the PostgreSQL advisory lock that serialises migrations (any constant: "cook").
+_PG_MIGRATION_LOCK = 0x636F6F6B
 
 
 def migrate(engine: Engine) -> None:
@@ -61,13 +127,31 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
+    # Alembic's `op` and `context` are process-wide proxies: one migration at a time per process.
+    with _MIGRATE_LOCK, engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Servers sharing a database (a hub's users) start together, after a deployment or an
+            # upgrade: without this, each reads the old revision and all but one fail on CREATE
+            # TABLE / ADD COLUMN. Now each waits for the first, then finds the schema current.
+            # Released when this transaction (the whole migration) ends.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        elif conn.dialect.name == "sqlite":
+            # The same for servers sharing one SQLite file: take its write lock before reading the
+            # revision. This also keeps the migration one transaction (DDL would commit alone).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
 
 def _repo_summary(row: Repo) -> dict[str, Any]:
-    return {"id": row.id, "created_at": row.created_at, "updated_at": row.updated_at, **row.result}
+    return {
+        "id": row.id,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        **row.result,
+        "trusted": row.trusted_at is not None,
+        "trusted_at": row.trusted_at,
+    }
 
 
 class Store:
@@ -108,6 +192,16 @@ class Store:
             row.checkout = str(result.get("checkout", ""))
             row.result = result
             row.updated_at = now
+            s.flush()
+            return _repo_summary(row)
+
+    def set_repo_trust(self, repo_id: str, trusted: bool) -> dict[str, Any]:
+        """Trust (or stop trusting) one ingested repository at its commit."""
+        with self._session.begin() as s:
+            row = s.get(Repo, repo_id)
+            if row is None or row.owner not in (self.owner, ""):
+                raise NotFound(f"No ingested repository with id {repo_id!r}.")
+            row.trusted_at = (row.trusted_at or time.time()) if trusted else None
             s.flush()
             return _repo_summary(row)
 

@@ -28,6 +28,8 @@ class Repo(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    # When the user trusted this repository at this commit (None: untrusted, its code asks first).
+    trusted_at: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
 
 
 class ModelCacheEntry(Base):

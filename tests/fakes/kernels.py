@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -10,6 +11,17 @@ from typing import Any, TypeVar
 from jupyter_client.manager import AsyncKernelManager
 
 T = TypeVar("T")
+
+# No test reaches a package index: pip gets no index at all, and a closed local port in case
+# something (a config file, a `--index-url` default) still asks for one. The root conftest.py sets
+# these in os.environ for everything the tests start; kernels started here get them explicitly.
+NO_PACKAGE_INDEX = {"PIP_NO_INDEX": "1", "PIP_INDEX_URL": "http://127.0.0.1:9/"}
+
+
+def kernel_env() -> dict[str, str]:
+    """The environment for a test's kernel: this process's, without any package index."""
+    env = {k: v for k, v in os.environ.items() if k != "PIP_EXTRA_INDEX_URL"}
+    return {**env, **NO_PACKAGE_INDEX}
 
 
 class KernelHarness:
@@ -27,7 +39,7 @@ class KernelHarness:
         return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
     def start(self) -> None:
-        self.run(self.km.start_kernel())
+        self.run(self.km.start_kernel(env=kernel_env()))
 
     def restart(self) -> None:
         """A fresh kernel process (after a test killed it)."""

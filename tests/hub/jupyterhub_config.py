@@ -87,5 +87,8 @@ c.Spawner.environment = {
     # Nothing reaches the internet from a test deployment.
     "HF_HUB_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
+    # Nor a package index: kernels started by a test deployment install nothing.
+    "PIP_NO_INDEX": "1",
+    "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
     "COOKBOOK_HUB_MARKER": os.environ.get("COOKBOOK_HUB_MARKER", ""),
 }

@@ -1,35 +1,34 @@
 """The Anthropic provider: the Messages API with tool use and prompt caching.
 
-Four cache breakpoints per request (the API's maximum): the last tool, the instructions, the
-repository context, and the last block of the conversation, so each turn re-reads everything
-before it from the cache and pays full price only for what the previous turn added.
+Four cache breakpoints per request (the API's maximum): the last tool, the instructions, the end
+of the opening message's repository and model material (the text block marked `cache_point`), and
+the last block of the conversation, so each turn re-reads everything before it from the cache and
+pays full price only for what the previous turn added. The material is untrusted, so it is part of
+the conversation, never of the system prompt (see agent/untrusted.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import json
-import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
-
-from .base import Message, ModelTurn, Provider, ProviderError, SystemPrompt, ToolCall, ToolSpec, Usage
+from .base import Message, ModelTurn, ProviderError, SystemPrompt, ToolCall, ToolSpec, Usage
 from .pricing import Price, price_for
-from .retry import Failure, RetryPolicy, call_with_retries, parse_retry_after, should_retry
+from .sdk import SDKProvider, cap, host, tool_call
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import anthropic
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 
 _EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
+MAX_BREAKPOINTS = 4
 # Blocks that may not carry a cache_control marker.
 _UNCACHEABLE = frozenset({"thinking", "redacted_thinking"})
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(SDKProvider):
     """Claude through `anthropic.AsyncAnthropic`.
 
     The SDK's own retries are off (`max_retries=0`); `RetryPolicy` retries 408/409/429/5xx/529
@@ -37,6 +36,12 @@ class AnthropicProvider(Provider):
     """
 
     name = "anthropic"
+    display_name = "Anthropic"
+    key_name = "ANTHROPIC_API_KEY"
+    default_model = DEFAULT_MODEL
+    sdk_module = "anthropic"
+    client_class = "AsyncAnthropic"
+    request_label = "Anthropic request"
 
     def __init__(
         self,
@@ -61,44 +66,34 @@ class AnthropicProvider(Provider):
                 code="auth_required",
                 status=401,
             )
-        self.model = model
-        self.max_tokens = max_tokens
-        self.timeout = timeout
+        super().__init__(
+            api_key,
+            model,
+            base_url=base_url,
+            max_tokens=max_tokens,
+            max_retries=max_retries,
+            timeout=timeout,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            max_retry_after=max_retry_after,
+            price=price if price is not None else price_for(model),
+            client=client,
+        )
+        self.endpoint = "the Anthropic API" if base_url is None else f"the Anthropic API at {host(base_url)}"
         # Off only for gateways that reject cache_control, and to measure what caching saves.
         self.prompt_caching = prompt_caching
-        self.retry = RetryPolicy(
-            max_retries=max_retries,
-            base_delay=retry_base_delay,
-            max_delay=retry_max_delay,
-            max_retry_after=max_retry_after,
-        )
-        self.price = price if price is not None else price_for(model)
-        self._secret = api_key or ""
-        # A client handed in is shared (one connection pool per server): its owner closes it.
-        self._owns_client = client is None
-        self._client = client or self.make_client(api_key, base_url, timeout)
         # Assistant turns exactly as the API sent them. Thinking blocks (on by default on current
         # models) must come back verbatim with their signatures, but the neutral conversation
         # only keeps text and tool calls; see `_assistant_content`.
         self._raw_turns: dict[str, list[dict[str, Any]]] = {}
 
-    @staticmethod
-    def make_client(
-        api_key: str, base_url: str | None = None, timeout: float = 120.0
-    ) -> anthropic.AsyncAnthropic:
-        """The SDK client; the server shares one per key and endpoint across generations."""
-        return anthropic.AsyncAnthropic(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=0,
-            timeout=anthropic.Timeout(timeout, connect=min(10.0, timeout)),
-        )
-
-    @staticmethod
-    def warm_up() -> None:
+    @classmethod
+    def warm_up(cls) -> None:
         """Parse one canned response, as the SDK parses every reply. It builds the validators of
         its response models on first use, which otherwise costs the first generation a few
         hundred milliseconds on the event loop. Blocking: for a worker thread at start."""
+        import anthropic
+
         anthropic.types.Message.construct(
             **{  # type: ignore[arg-type]
                 "id": "msg_warm_up",
@@ -115,29 +110,10 @@ class AnthropicProvider(Provider):
             }
         )
 
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.close()
-
-    async def next_turn(
-        self,
-        *,
-        system: SystemPrompt,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        cancel: asyncio.Event,
-    ) -> ModelTurn:
-        request = self.build_request(system=system, messages=messages, tools=tools)
-
-        async def attempt() -> anthropic.types.Message:
-            # `request` is built as a plain dict, so the overloads cannot narrow the return type.
-            response: anthropic.types.Message = await self._client.messages.create(**request)
-            return response
-
-        response = await call_with_retries(
-            attempt, translate=self._translate, policy=self.retry, cancel=cancel, what="Anthropic request"
-        )
-        return self._parse(response)
+    async def _send(self, request: dict[str, Any]) -> anthropic.types.Message:
+        # `request` is built as a plain dict, so the overloads cannot narrow the return type.
+        response: anthropic.types.Message = await self._client.messages.create(**request)
+        return response
 
     # -- request ---------------------------------------------------------------------------
 
@@ -145,9 +121,8 @@ class AnthropicProvider(Provider):
         self, *, system: SystemPrompt, messages: list[Message], tools: list[ToolSpec]
     ) -> dict[str, Any]:
         """The keyword arguments for `messages.create`, with cache breakpoints placed."""
-        system_blocks: list[dict[str, Any]] = [
-            {"type": "text", "text": part} for part in (system.instructions, system.context) if part
-        ]
+        system_text = system.as_text()
+        system_blocks: list[dict[str, Any]] = [{"type": "text", "text": system_text}] if system_text else []
         tool_params: list[dict[str, Any]] = [
             {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in tools
         ]
@@ -157,7 +132,11 @@ class AnthropicProvider(Provider):
                 block["cache_control"] = dict(_EPHEMERAL)
             if tool_params:
                 tool_params[-1]["cache_control"] = dict(_EPHEMERAL)
+            # What is left after the tools, the system prompt and the conversation's last block.
+            _limit_markers(wire, MAX_BREAKPOINTS - len(system_blocks) - (1 if tool_params else 0) - 1)
             _mark_last_block(wire)
+        else:
+            _limit_markers(wire, 0)
         request: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self.max_tokens,
@@ -170,8 +149,9 @@ class AnthropicProvider(Provider):
         return request
 
     def convert_messages(self, messages: list[Message]) -> list[dict[str, Any]]:
-        """Neutral messages to Messages API params (no cache markers; the caller's list is left
-        untouched). Empty text blocks and empty messages are dropped: the API rejects them."""
+        """Neutral messages to Messages API params (the caller's list is left untouched). Text
+        blocks with a `cache_point` hint get a cache marker; no other block does. Empty text
+        blocks and empty messages are dropped: the API rejects them."""
         wire: list[dict[str, Any]] = []
         for message in messages:
             role = message.get("role")
@@ -206,7 +186,7 @@ class AnthropicProvider(Provider):
             if block.type == "text":
                 texts.append(block.text)
             elif block.type == "tool_use":
-                calls.append(_tool_call(block.id, block.name, block.input))
+                calls.append(tool_call(block.id, block.name, block.input))
         text = "\n".join(t for t in texts if t)
         neutral: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
         neutral += [
@@ -218,134 +198,40 @@ class AnthropicProvider(Provider):
 
     def _usage(self, response: anthropic.types.Message) -> Usage:
         u = response.usage
-        usage = Usage(
-            input_tokens=u.input_tokens or 0,
-            output_tokens=u.output_tokens or 0,
-            cache_read_tokens=u.cache_read_input_tokens or 0,
-            cache_write_tokens=u.cache_creation_input_tokens or 0,
-        )
-        if self.price is not None:
-            usage.cost_usd = self.price.cost(
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
+        return self._priced(
+            Usage(
+                input_tokens=u.input_tokens or 0,
+                output_tokens=u.output_tokens or 0,
+                cache_read_tokens=u.cache_read_input_tokens or 0,
+                cache_write_tokens=u.cache_creation_input_tokens or 0,
             )
-        return usage
+        )
 
     # -- errors ----------------------------------------------------------------------------
 
-    def _translate(self, exc: Exception) -> Failure:
-        failure = translate_error(exc, model=self.model, timeout=self.timeout)
-        if self._secret:
-            failure.error.message = failure.error.message.replace(self._secret, "[redacted]")
-            failure.error.args = (failure.error.message,)
-        return failure
-
-
-def translate_error(exc: Exception, *, model: str, timeout: float) -> Failure:
-    """An SDK exception as a ProviderError with a message written for the user."""
-    if isinstance(exc, anthropic.APITimeoutError):
-        return Failure(
-            ProviderError(
-                f"The Anthropic API did not answer within {timeout:.0f} s.", retryable=True, code="timeout"
+    def status_message(self, exc: Any, status: int, detail: str) -> tuple[str, str]:
+        if status == 401:
+            return "auth_failed", (
+                "The Anthropic API key was rejected (401). Check the key in Cookbook's settings, "
+                "or create a new one in the Anthropic console."
             )
-        )
-    if isinstance(exc, anthropic.APIConnectionError):
-        host = exc.request.url.host if exc.request is not None else "the Anthropic API"
-        return Failure(
-            ProviderError(
-                f"Could not reach the Anthropic API at {host}: {_cause(exc)}.",
-                retryable=True,
-                code="connection_error",
-            )
-        )
-    if isinstance(exc, anthropic.APIStatusError):
-        return _status_failure(exc, model=model)
-    if isinstance(exc, (anthropic.APIResponseValidationError, ValueError, json.JSONDecodeError)):
-        return Failure(
-            ProviderError(
-                "The Anthropic API sent a response Cookbook could not read.",
-                retryable=False,
-                code="invalid_response",
-            )
-        )
-    return Failure(
-        ProviderError(f"The Anthropic request failed: {type(exc).__name__}: {exc}", code="provider_error")
-    )
-
-
-def _status_failure(exc: anthropic.APIStatusError, *, model: str) -> Failure:
-    status = exc.status_code
-    headers = exc.response.headers
-    detail = _api_message(exc)
-    error_type = exc.type if isinstance(exc.type, str) else None
-    retryable = should_retry(status, headers)
-    retry_after = parse_retry_after(headers) if retryable else None
-    if status == 401:
-        message = (
-            "The Anthropic API key was rejected (401). Check the key in Cookbook's settings, "
-            "or create a new one in the Anthropic console."
-        )
-        code = "auth_failed"
-    elif status == 403:
-        message = f"The Anthropic API key is not allowed to do this (403): {detail}"
-        code = "permission_denied"
-    elif status == 404:
-        message = f"The Anthropic API does not know the model {model!r} (404): {detail}"
-        code = "model_not_found"
-    elif status == 413:
-        message = f"The request is too large for the Anthropic API (413): {detail}"
-        code = "request_too_large"
-    elif status == 429:
-        message = f"The Anthropic API is rate limiting requests (429): {detail}"
-        code = "rate_limited"
-    elif status == 529 or error_type == "overloaded_error":
-        message = f"The Anthropic API is overloaded ({status}): {detail}"
-        code = "overloaded"
-        retryable = True
-    elif status >= 500:
-        message = f"The Anthropic API failed ({status}): {detail}"
-        code = "upstream_error"
-    else:
-        message = f"The Anthropic API rejected the request ({status}): {detail}"
-        code = "bad_request"
-    return Failure(ProviderError(message, retryable=retryable, status=status, code=code), retry_after)
-
-
-def _api_message(exc: anthropic.APIStatusError) -> str:
-    message = exc.api_message if isinstance(exc.api_message, str) else None
-    if not message:
-        body = exc.body
-        if isinstance(body, str) and body.strip():
-            message = body.strip()[:300]
-    return (message or "no details given").strip()
-
-
-def _cause(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc.__context__
-    text = str(cause) if cause is not None else ""
-    return text or str(exc) or type(exc).__name__
-
-
-def _tool_call(call_id: str, name: str, arguments: object) -> ToolCall:
-    if isinstance(arguments, dict):
-        return ToolCall(id=call_id, name=name, arguments=arguments)
-    if isinstance(arguments, str):
-        try:
-            parsed = json.loads(arguments)
-        except ValueError:
-            return ToolCall(id=call_id, name=name, arguments=None, raw_arguments=arguments)
-        if isinstance(parsed, dict):
-            return ToolCall(id=call_id, name=name, arguments=parsed)
-    return ToolCall(id=call_id, name=name, arguments=None, raw_arguments=json.dumps(arguments))
+        if status == 403:
+            return "permission_denied", f"The Anthropic API key is not allowed to do this (403): {detail}"
+        if status == 529 or getattr(exc, "type", None) == "overloaded_error":
+            return "overloaded", f"{cap(self.endpoint)} is overloaded ({status}): {detail}"
+        return super().status_message(exc, status, detail)
 
 
 def _to_param(block: dict[str, Any]) -> dict[str, Any] | None:
     kind = block.get("type")
     if kind == "text":
         text = block.get("text") or ""
-        return {"type": "text", "text": text} if text.strip() else None
+        if not text.strip():
+            return None
+        param: dict[str, Any] = {"type": "text", "text": text}
+        if block.get("cache_point"):
+            param["cache_control"] = dict(_EPHEMERAL)
+        return param
     if kind == "tool_use":
         arguments = block.get("input")
         return {
@@ -355,7 +241,7 @@ def _to_param(block: dict[str, Any]) -> dict[str, Any] | None:
             "input": arguments if isinstance(arguments, dict) else {},
         }
     if kind == "tool_result":
-        param: dict[str, Any] = {"type": "tool_result", "tool_use_id": block["tool_use_id"]}
+        param = {"type": "tool_result", "tool_use_id": block["tool_use_id"]}
         content = block.get("content")
         if isinstance(content, str):
             if content:
@@ -366,7 +252,19 @@ def _to_param(block: dict[str, Any]) -> dict[str, Any] | None:
             param["is_error"] = True
         return param
     # Anything else (images, documents) passes through as the caller wrote it.
-    return {k: v for k, v in block.items() if k != "cache_control"}
+    return {k: v for k, v in block.items() if k not in ("cache_control", "cache_point")}
+
+
+def _limit_markers(wire: list[dict[str, Any]], allowed: int) -> None:
+    """Keep the first `allowed` cache markers of the conversation (the stable prefix comes
+    first) and drop the rest, so a request never asks for more breakpoints than the API takes."""
+    for message in wire:
+        for block in message["content"]:
+            if "cache_control" in block:
+                if allowed > 0:
+                    allowed -= 1
+                else:
+                    del block["cache_control"]
 
 
 def _mark_last_block(wire: list[dict[str, Any]]) -> None:

@@ -1,6 +1,7 @@
 """The provider contract: a neutral, Anthropic-shaped conversation every model backend speaks.
 
-The agent loop only sees these types; each provider translates them to and from its own API.
+The agent loop only sees these types; each provider translates them to and from its own API. A
+provider is also a plug-in: its class declares what the registry needs to list and make it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 #   {"type": "text", "text": str}
 #   {"type": "tool_use", "id": str, "name": str, "input": dict}
 #   {"type": "tool_result", "tool_use_id": str, "content": str, "is_error": bool}
+# A text block may carry "cache_point": True: the conversation's stable prefix ends there (the
+# opening message's material blocks); providers with explicit prompt caching put a breakpoint on it.
 # Plain dicts (not classes) so conversations serialise to JSON and the store without adapters.
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -40,6 +43,9 @@ class ToolCall:
     name: str
     arguments: dict[str, Any] | None
     raw_arguments: str | None = None
+    # Where a create_cell's code came from when the provider knows (the offline provider copies
+    # "repository" or "model_card" snippets); None: written by the model. Never sent to a model.
+    origin: str | None = None
 
 
 @dataclass
@@ -87,13 +93,18 @@ class ModelTurn:
 
 @dataclass
 class SystemPrompt:
-    """Two parts so providers can mark both for prompt caching: stable instructions, then context."""
+    """Cookbook's own instructions, sent as the system prompt.
+
+    Only trusted text belongs here. Repository material, model cards and tool results travel in
+    the conversation as labelled untrusted_data blocks (agent/untrusted.py), never in the system
+    prompt. `context` is for trusted per-generation additions; the loop leaves it empty.
+    """
 
     instructions: str
-    context: str
+    context: str = ""
 
     def as_text(self) -> str:
-        """Both parts joined, for providers that take a single system string."""
+        """Both parts joined: the system text providers send."""
         if not self.context:
             return self.instructions
         return f"{self.instructions}\n\n{self.context}"
@@ -123,10 +134,61 @@ class ProviderError(Exception):
 
 
 class Provider(ABC):
-    """A model backend. One instance serves one generation; whoever created it calls `aclose`."""
+    """A model backend. One instance serves one generation; whoever created it calls `aclose`.
 
+    A package adds one by naming its class in the `cookbook_ext.providers` entry-point group
+    (see registry.py). The class attributes below are read before any instance exists: for the
+    status the panel shows, the keys to look up and the defaults to fill in.
+    """
+
+    # The registry lists a class under its entry point's name (what users pick); this one is what
+    # the loop's events call it. The built-ins use the same name for both.
     name: str = "provider"
+    display_name: str = ""  # as the panel shows it; empty: `name`
+    key_name: str | None = None  # the secret it needs, e.g. "ANTHROPIC_API_KEY"; None: none
+    default_model: str | None = None  # when neither the request nor the configuration names one
     model: str = ""
+
+    @classmethod
+    def create(
+        cls, *, api_key: str | None, model: str | None, options: dict[str, Any], client: Any | None
+    ) -> Provider:
+        """Make one for a generation: the registry's factory.
+
+        `api_key` is the stored secret named by `key_name` (None when there is none), `model` the
+        model asked for or configured (None: the provider's own default), `options` what the
+        deployment configured for this provider (`ProviderRegistry.provider_options`), `client`
+        the shared client from `make_client` (None when there is none). Default: the class
+        called without arguments, enough for a provider that needs nothing.
+        """
+        return cls()
+
+    @classmethod
+    def available(cls, api_key: str | None, options: dict[str, Any]) -> bool:
+        """Whether a generation could use it now: by default, when it needs no key or has one."""
+        return cls.key_name is None or bool(api_key)
+
+    @classmethod
+    def missing_key_message(cls) -> str:
+        """What the user is told when they pick it while `available` is false."""
+        return (
+            f"No {cls.display_name or cls.name} API key is configured: add {cls.key_name} in "
+            "Cookbook's secrets, or choose the offline provider."
+        )
+
+    @classmethod
+    def make_client(cls, api_key: str | None, base_url: str | None = None) -> Any | None:
+        """A network client every generation with the same key and endpoint can share (one
+        connection pool per server), handed to `create`; its owner, the registry, closes it.
+        Default: None, nothing to share."""
+        return None
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Pay one-off costs (importing an SDK, building its parsers) ahead of the first
+        generation. Blocking: called from a worker thread at start for providers in use.
+        Default: nothing to pay."""
+        return None
 
     @abstractmethod
     async def next_turn(

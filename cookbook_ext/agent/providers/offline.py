@@ -21,13 +21,11 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
+from ...markdown import code_blocks
 from .base import Message, ModelTurn, Provider, ProviderError, SystemPrompt, ToolCall, ToolSpec, Usage
 
 _PYTHON_LANGS = frozenset({"python", "py", "python3", "ipython", "ipython3", "pycon", "jupyter"})
 _SHELL_LANGS = frozenset({"bash", "sh", "shell", "console", "zsh", "shell-session"})
-_FENCE = re.compile(
-    r"^(?P<fence>```+|~~~+)[ \t]*(?P<lang>[\w+-]*)[^\n]*\n(?P<code>.*?)^(?P=fence)[ \t]*$", re.M | re.S
-)
 _PIP_LINE = re.compile(r"^\s*(?:\$\s*)?[!%]?(?:python3?\s+-m\s+)?pip3?\s+install\s+(?P<args>.+)$", re.M)
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TRAINING = re.compile(
@@ -69,12 +67,16 @@ class Candidate:
     code: str | None  # None: a markdown-only cell
     essential: bool = False  # setup cells are not counted against the snippet caps
     scaffold: bool = False  # intro, install, setup: kept only when a real candidate ran too
+    # Whose code this is: "repository" or "model_card" (a stranger's, so it runs only with the
+    # user's approval until the repository is trusted), or None for Cookbook's own scaffolding.
+    origin: str | None = None
 
 
 class OfflineProvider(Provider):
     """Plays the model's part from a precomputed plan; usage is always zero."""
 
     name = "offline"
+    display_name = "Offline (the repository's own examples)"
 
     def __init__(self, model: str | None = None, **_ignored: Any) -> None:
         self.model = model or "repository-examples"
@@ -151,7 +153,11 @@ class OfflineProvider(Provider):
             turn.text = " ".join([*notes, turn.text])
             return turn
         self._current = candidate
-        self._ids = {"code": self._call(calls, "create_cell", {"code": candidate.code, "type": "code"})}
+        self._ids = {
+            "code": self._call(
+                calls, "create_cell", {"code": candidate.code, "type": "code"}, origin=candidate.origin
+            )
+        }
         self._awaiting = "created"
         notes.append(f"Trying: {candidate.title}.")
         return ModelTurn(text=" ".join(notes), tool_calls=calls, stop_reason="tool_use")
@@ -254,10 +260,12 @@ class OfflineProvider(Provider):
         self._awaiting = None
         return ModelTurn(text=summary, tool_calls=calls, stop_reason="tool_use", usage=Usage())
 
-    def _call(self, calls: list[ToolCall], name: str, arguments: dict[str, Any]) -> str:
+    def _call(
+        self, calls: list[ToolCall], name: str, arguments: dict[str, Any], origin: str | None = None
+    ) -> str:
         self._calls += 1
         call_id = f"offline_{self._calls}"
-        calls.append(ToolCall(id=call_id, name=name, arguments=arguments))
+        calls.append(ToolCall(id=call_id, name=name, arguments=arguments, origin=origin))
         return call_id
 
 
@@ -279,9 +287,9 @@ def plan_candidates(
         plan.append(install)
     if repo.get("checkout"):
         plan.append(_setup_candidate(repo["checkout"]))
-    data_path = getattr(request, "data_path", None) or (
-        getattr(request, "topic", None) if template == "use_my_data" else None
-    )
+    # Only data_path, which the server confined to the root (a use_my_data topic naming a file
+    # arrives there too): a topic is never read as a path.
+    data_path = getattr(request, "data_path", None)
     if template == "use_my_data" and data_path:
         plan.append(_data_candidate(data_path))
 
@@ -410,6 +418,7 @@ print(f"{{len(requirements) - len(missing)}} of {{len(requirements)}} requiremen
         code=code,
         essential=True,
         scaffold=True,
+        origin="repository",  # the package names are the repository's
     )
 
 
@@ -489,7 +498,12 @@ def _readme_candidates(readme: dict[str, Any]) -> list[Candidate | tuple[str, st
             if cleaned and (lang or _parses_as_python(cleaned)):
                 heading = block.get("heading") or "Example"
                 out.append(
-                    Candidate(title=heading, explanation=f"From the repository's `{path}`.", code=cleaned)
+                    Candidate(
+                        title=heading,
+                        explanation=f"From the repository's `{path}`.",
+                        code=cleaned,
+                        origin="repository",
+                    )
                 )
     return out
 
@@ -504,7 +518,12 @@ def _example_candidates(repo: dict[str, Any]) -> list[Candidate]:
             continue
         title = example.get("title") or path
         out.append(
-            Candidate(title=f"Example: {title}", explanation=f"From `{path}` in the repository.", code=code)
+            Candidate(
+                title=f"Example: {title}",
+                explanation=f"From `{path}` in the repository.",
+                code=code,
+                origin="repository",
+            )
         )
     return out
 
@@ -512,17 +531,17 @@ def _example_candidates(repo: dict[str, Any]) -> list[Candidate]:
 def _card_candidates(model: dict[str, Any]) -> list[Candidate]:
     usage = ((model.get("card") or {}).get("usage") or "").strip()
     out = []
-    for match in _FENCE.finditer(usage):
-        lang = match.group("lang").lower()
-        if lang and lang not in _PYTHON_LANGS:
+    for block in code_blocks(usage):
+        if block.lang and block.lang not in _PYTHON_LANGS:
             continue
-        code = _python_code(match.group("code"), pycon=match.group("code").lstrip().startswith(">>>"))
+        code = _python_code(block.code, pycon=block.code.lstrip().startswith(">>>"))
         if code:
             out.append(
                 Candidate(
                     title="Usage from the model card",
                     explanation=f"The usage snippet published with `{model.get('id')}`.",
                     code=code,
+                    origin="model_card",
                 )
             )
     return out
@@ -534,7 +553,9 @@ def _arena(card: list[Candidate], model: dict[str, Any], compare_with: str | Non
     if not card or not model_id or not compare_with or "/" not in compare_with:
         return card
     first = card[0]
-    a = Candidate(title=f"Contender A: {model_id}", explanation=first.explanation, code=first.code)
+    a = Candidate(
+        title=f"Contender A: {model_id}", explanation=first.explanation, code=first.code, origin=first.origin
+    )
     out = [a]
     if first.code and model_id in first.code:
         b_code = first.code.replace(model_id, compare_with.strip())
@@ -543,6 +564,7 @@ def _arena(card: list[Candidate], model: dict[str, Any], compare_with: str | Non
                 title=f"Contender B: {compare_with.strip()}",
                 explanation="The same code with the other model swapped in, for a side-by-side look.",
                 code=b_code,
+                origin=first.origin,
             )
         )
     return out + card[1:]

@@ -8,22 +8,20 @@ the prefix byte-identical from turn to turn.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
-import openai
-
-from .base import Message, ModelTurn, Provider, ProviderError, SystemPrompt, ToolCall, ToolSpec, Usage
+from .base import Message, ModelTurn, ProviderError, SystemPrompt, ToolCall, ToolSpec, Usage
 from .pricing import Price
-from .retry import Failure, RetryPolicy, call_with_retries, parse_retry_after, should_retry
+from .sdk import LOCAL_API_KEY, SDKProvider, cap, host, tool_call
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import openai
 
-# A placeholder for local servers that ignore the key; the SDK refuses an empty one.
-LOCAL_API_KEY = "not-needed"
+__all__ = ["DEFAULT_MODEL", "LOCAL_API_KEY", "OpenAIProvider"]
+
+DEFAULT_MODEL = "gpt-4o-mini"
 
 _STOP_REASONS = {
     "stop": "end_turn",
@@ -34,7 +32,7 @@ _STOP_REASONS = {
 }
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(SDKProvider):
     """A chat completions model through `openai.AsyncOpenAI`.
 
     `max_tokens_field` picks the request field for the output limit: OpenAI's own API wants
@@ -43,6 +41,12 @@ class OpenAIProvider(Provider):
     """
 
     name = "openai"
+    display_name = "OpenAI-compatible"
+    key_name = "OPENAI_API_KEY"
+    default_model = DEFAULT_MODEL
+    sdk_module = "openai"
+    client_class = "AsyncOpenAI"
+    request_label = "chat completion"
 
     def __init__(
         self,
@@ -72,46 +76,46 @@ class OpenAIProvider(Provider):
                     status=401,
                 )
             api_key = LOCAL_API_KEY
-        self.model = model
-        self.max_tokens = max_tokens
-        self.timeout = timeout
-        self.base_url = base_url
-        self.endpoint = "the OpenAI API" if official else f"the model server at {_host(base_url)}"
+        super().__init__(
+            api_key,
+            model,
+            base_url=base_url,
+            max_tokens=max_tokens,
+            max_retries=max_retries,
+            timeout=timeout,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            max_retry_after=max_retry_after,
+            price=price,
+            client=client,
+        )
+        self.endpoint = "the OpenAI API" if official else f"the model server at {host(base_url)}"
         if max_tokens_field == "auto":
             max_tokens_field = "max_completion_tokens" if official else "max_tokens"
         self.max_tokens_field = max_tokens_field
-        self.retry = RetryPolicy(
-            max_retries=max_retries,
-            base_delay=retry_base_delay,
-            max_delay=retry_max_delay,
-            max_retry_after=max_retry_after,
-        )
-        self.price = price
-        self._secret = api_key if api_key and api_key != LOCAL_API_KEY else ""
-        # A client handed in is shared (one connection pool per server): its owner closes it.
-        self._owns_client = client is None
-        self._client = client or self.make_client(api_key, base_url, timeout)
         # Tool call id -> the arguments string exactly as the model sent it. Re-serialising the
         # parsed arguments could change whitespace or key order and break the cached prefix.
         self._raw_arguments: dict[str, str] = {}
 
-    @staticmethod
-    def make_client(
-        api_key: str | None, base_url: str | None = None, timeout: float = 120.0
-    ) -> openai.AsyncOpenAI:
-        """The SDK client; the server shares one per key and endpoint across generations."""
-        return openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=0,
-            timeout=openai.Timeout(timeout, connect=min(10.0, timeout)),
+    @classmethod
+    def available(cls, api_key: str | None, options: dict[str, Any]) -> bool:
+        """With a key, or without one when a base URL points at a local server."""
+        return bool(api_key) or bool(options.get("base_url"))
+
+    @classmethod
+    def missing_key_message(cls) -> str:
+        return (
+            "No OpenAI API key is configured: add OPENAI_API_KEY in Cookbook's secrets, "
+            "or configure a local OpenAI-compatible endpoint."
         )
 
-    @staticmethod
-    def warm_up() -> None:
+    @classmethod
+    def warm_up(cls) -> None:
         """Parse one canned response, as the SDK parses every reply. It builds the validators of
         its response models on first use, which otherwise costs the first generation a few
         hundred milliseconds on the event loop. Blocking: for a worker thread at start."""
+        import openai
+
         openai.types.chat.ChatCompletion.construct(
             **{  # type: ignore[arg-type]
                 "id": "chatcmpl-warm-up",
@@ -139,27 +143,8 @@ class OpenAIProvider(Provider):
             }
         )
 
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.close()
-
-    async def next_turn(
-        self,
-        *,
-        system: SystemPrompt,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        cancel: asyncio.Event,
-    ) -> ModelTurn:
-        request = self.build_request(system=system, messages=messages, tools=tools)
-
-        async def attempt() -> Any:
-            return await self._client.chat.completions.create(**request)
-
-        response = await call_with_retries(
-            attempt, translate=self._translate, policy=self.retry, cancel=cancel, what="chat completion"
-        )
-        return self._parse(response)
+    async def _send(self, request: dict[str, Any]) -> Any:
+        return await self._client.chat.completions.create(**request)
 
     # -- request ---------------------------------------------------------------------------
 
@@ -231,18 +216,18 @@ class OpenAIProvider(Provider):
     def _parse(self, response: Any) -> ModelTurn:
         choices = getattr(response, "choices", None) or []
         if not choices:
-            raise ProviderError(f"{_cap(self.endpoint)} answered without a choice.", code="invalid_response")
+            raise ProviderError(f"{cap(self.endpoint)} answered without a choice.", code="invalid_response")
         choice = choices[0]
         message = choice.message
         calls: list[ToolCall] = []
-        for tool_call in message.tool_calls or []:
-            function = getattr(tool_call, "function", None)
+        for call in message.tool_calls or []:
+            function = getattr(call, "function", None)
             if function is None:  # a custom (non-function) tool call; not something we offer
-                custom = getattr(tool_call, "custom", None)
+                custom = getattr(call, "custom", None)
                 name = getattr(custom, "name", "unknown")
                 calls.append(
                     ToolCall(
-                        id=tool_call.id,
+                        id=call.id,
                         name=name,
                         arguments=None,
                         raw_arguments=str(getattr(custom, "input", "")),
@@ -252,11 +237,11 @@ class OpenAIProvider(Provider):
             raw = (
                 function.arguments if isinstance(function.arguments, str) else json.dumps(function.arguments)
             )
-            parsed = _tool_call(tool_call.id, function.name, raw)
+            parsed = tool_call(call.id, function.name, raw)
             if parsed.arguments is not None:
                 # Unparsable arguments are not echoed: vLLM parses them when it renders the chat
                 # template and would reject the whole conversation.
-                self._raw_arguments[tool_call.id] = raw
+                self._raw_arguments[call.id] = raw
             calls.append(parsed)
         text = message.content or ""
         if not text and getattr(message, "refusal", None):
@@ -276,117 +261,14 @@ class OpenAIProvider(Provider):
         cached = (getattr(details, "cached_tokens", None) or 0) if details is not None else 0
         written = (getattr(details, "cache_write_tokens", None) or 0) if details is not None else 0
         prompt = u.prompt_tokens or 0
-        usage = Usage(
-            input_tokens=max(0, prompt - cached - written),
-            output_tokens=u.completion_tokens or 0,
-            cache_read_tokens=cached,
-            cache_write_tokens=written,
-        )
-        if self.price is not None:
-            usage.cost_usd = self.price.cost(
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
+        return self._priced(
+            Usage(
+                input_tokens=max(0, prompt - cached - written),
+                output_tokens=u.completion_tokens or 0,
+                cache_read_tokens=cached,
+                cache_write_tokens=written,
             )
-        return usage
-
-    # -- errors ----------------------------------------------------------------------------
-
-    def _translate(self, exc: Exception) -> Failure:
-        failure = translate_error(exc, model=self.model, endpoint=self.endpoint, timeout=self.timeout)
-        if self._secret:
-            failure.error.message = failure.error.message.replace(self._secret, "[redacted]")
-            failure.error.args = (failure.error.message,)
-        return failure
-
-
-def translate_error(exc: Exception, *, model: str, endpoint: str, timeout: float) -> Failure:
-    """An SDK exception as a ProviderError with a message written for the user."""
-    where = _cap(endpoint)
-    if isinstance(exc, openai.APITimeoutError):
-        return Failure(
-            ProviderError(f"{where} did not answer within {timeout:.0f} s.", retryable=True, code="timeout")
         )
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        detail = str(cause) if cause is not None and str(cause) else "connection failed"
-        return Failure(
-            ProviderError(f"Could not reach {endpoint}: {detail}.", retryable=True, code="connection_error")
-        )
-    if isinstance(exc, openai.APIStatusError):
-        return _status_failure(exc, model=model, endpoint=endpoint)
-    if isinstance(exc, (openai.APIResponseValidationError, ValueError)):
-        return Failure(
-            ProviderError(f"{where} sent a response Cookbook could not read.", code="invalid_response")
-        )
-    if isinstance(exc, ProviderError):
-        return Failure(exc)
-    return Failure(ProviderError(f"The request to {endpoint} failed: {type(exc).__name__}: {exc}"))
-
-
-def _status_failure(exc: openai.APIStatusError, *, model: str, endpoint: str) -> Failure:
-    status = exc.status_code
-    headers = exc.response.headers
-    detail = _api_message(exc.body) or "no details given"
-    retryable = should_retry(status, headers)
-    retry_after = parse_retry_after(headers) if retryable else None
-    where = _cap(endpoint)
-    if status == 401:
-        message = f"{where} rejected the API key (401). Check the key in Cookbook's settings."
-        code = "auth_failed"
-    elif status == 403:
-        message = f"{where} refused the request (403): {detail}"
-        code = "permission_denied"
-    elif status == 404:
-        message = f"{where} does not know the model {model!r} (404): {detail}"
-        code = "model_not_found"
-    elif status == 413:
-        message = f"The request is too large for {endpoint} (413): {detail}"
-        code = "request_too_large"
-    elif status == 429:
-        message = f"{where} is rate limiting requests (429): {detail}"
-        code = "rate_limited"
-    elif status >= 500:
-        message = f"{where} failed ({status}): {detail}"
-        code = "upstream_error"
-    else:
-        message = f"{where} rejected the request ({status}): {detail}"
-        code = "bad_request"
-    return Failure(ProviderError(message, retryable=retryable, status=status, code=code), retry_after)
-
-
-def _api_message(body: object) -> str | None:
-    """The error text from OpenAI ({"error": {"message"}}), vLLM ({"message"}) or Ollama
-    ({"error": "..."}) bodies."""
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, str):
-            return error
-        if isinstance(error, dict):
-            for key in ("message", "detail", "msg"):
-                value = error.get(key)
-                if isinstance(value, str) and value:
-                    return value
-        for key in ("message", "detail"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
-    if isinstance(body, str) and body.strip():
-        return body.strip()[:300]
-    return None
-
-
-def _tool_call(call_id: str, name: str, raw: str) -> ToolCall:
-    if not raw.strip():
-        return ToolCall(id=call_id, name=name, arguments={})
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        return ToolCall(id=call_id, name=name, arguments=None, raw_arguments=raw)
-    if not isinstance(parsed, dict):
-        return ToolCall(id=call_id, name=name, arguments=None, raw_arguments=raw)
-    return ToolCall(id=call_id, name=name, arguments=parsed)
 
 
 def _result_text(content: object) -> str:
@@ -395,15 +277,3 @@ def _result_text(content: object) -> str:
     if isinstance(content, list):  # Anthropic-style content blocks
         return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
     return "" if content is None else str(content)
-
-
-def _host(url: str | None) -> str:
-    """host[:port] of a URL, never its user:password part."""
-    parsed = urlparse(url or "")
-    if not parsed.hostname:
-        return "the configured base URL"
-    return f"{parsed.hostname}:{parsed.port}" if parsed.port else parsed.hostname
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]

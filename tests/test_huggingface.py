@@ -11,7 +11,7 @@ import pytest
 from huggingface_hub import hf_hub_download
 
 from cookbook_ext.errors import AuthRequired, BadRequest, NotFound, Upstream, UpstreamTimeout
-from cookbook_ext.hub import HubClient, MemoryModelCache, split_model_card, validate_model_id
+from cookbook_ext.huggingface import HubClient, MemoryModelCache, split_model_card, validate_model_id
 from tests.fakes.fixtures_hub import local_network_only
 from tests.fakes.hub_server import DEFAULT_TOKEN, FakeHub
 

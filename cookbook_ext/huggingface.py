@@ -37,6 +37,7 @@ from cookbook_ext.errors import (
     Upstream,
     UpstreamTimeout,
 )
+from cookbook_ext.markdown import atx_heading, headings, split_sections, unclosed_fence
 
 __all__ = [
     "HubClient",
@@ -559,8 +560,6 @@ def _json_safe(value: Any) -> Any:
 _FRONT_MATTER = re.compile(
     r"\A\ufeff?[ \t]*---[ \t]*\r?\n(.*?\r?\n)?[ \t]*(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S
 )
-_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*#*[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 # What the Hub's card templates (and the Trainer's generated cards) leave where nobody wrote anything.
 _PLACEHOLDER = re.compile(
@@ -589,7 +588,8 @@ def split_model_card(readme: str) -> dict[str, str]:
     # Each section is tagged with its kind; subsections inherit the kind of the section they sit in.
     tagged: list[tuple[int, str | None, list[str]]] = []
     capture: tuple[str, int] | None = None
-    for level, title, lines in _sections(text):
+    for section in split_sections(text):
+        level, title, lines = section.level, section.heading, section.lines
         if level == 0:
             tagged.append((0, None, lines))
             continue
@@ -633,37 +633,6 @@ def _first_unclassified_block(tagged: list[tuple[int, str | None, list[str]]]) -
     return []
 
 
-def _sections(text: str) -> list[tuple[int, str, list[str]]]:
-    """(heading level, title, lines with the heading) in order; level 0 is the text before any heading."""
-    sections: list[tuple[int, str, list[str]]] = [(0, "", [])]
-    fence: str | None = None
-    for line in text.split("\n"):
-        if fence is not None:
-            if _closes_fence(fence, line):
-                fence = None
-            sections[-1][2].append(line)
-            continue
-        fence_match = _FENCE.match(line)
-        if fence_match:
-            fence = fence_match.group(1)
-            sections[-1][2].append(line)
-            continue
-        heading = _HEADING.match(line)
-        if heading:
-            sections.append((len(heading.group(1)), (heading.group(2) or "").strip(), [line]))
-        else:
-            sections[-1][2].append(line)
-    return sections
-
-
-def _closes_fence(fence: str, line: str) -> bool:
-    match = _FENCE.match(line)
-    if match is None:
-        return False
-    marker = match.group(1)
-    return marker[0] == fence[0] and len(marker) >= len(fence) and not line.strip()[len(marker) :].strip()
-
-
 def _classify(title: str) -> str | None:
     plain = re.sub(r"[*_`\[\]()]", " ", title).lower()
     if _CITATION_TITLE.search(plain):
@@ -683,18 +652,8 @@ def _clean(lines: list[str]) -> str:
 
 
 def _drop_empty_headings(lines: list[str]) -> list[str]:
-    levels: list[int | None] = []  # heading level of each line, None for content (code included)
-    fence: str | None = None
-    for line in lines:
-        if fence is not None:
-            fence = None if _closes_fence(fence, line) else fence
-            levels.append(None)
-        elif match := _FENCE.match(line):
-            fence = match.group(1)
-            levels.append(None)
-        else:
-            heading = _HEADING.match(line)
-            levels.append(len(heading.group(1)) if heading else None)
+    # heading level of each line, None for content (code included)
+    levels = [heading.level if heading else None for heading in headings(lines)]
     kept: list[str] = []
     following: int | None = None  # what comes next: None the end, 0 content, n a heading of level n
     for line, level in zip(reversed(lines), reversed(levels), strict=True):
@@ -710,7 +669,7 @@ def _drop_empty_headings(lines: list[str]) -> list[str]:
 
 
 def _has_prose(text: str) -> bool:
-    return any(line.strip() and not _HEADING.match(line) for line in text.split("\n"))
+    return any(line.strip() and atx_heading(line) is None for line in text.split("\n"))
 
 
 def _cap(text: str, limit: int) -> str:
@@ -720,13 +679,7 @@ def _cap(text: str, limit: int) -> str:
     cut = text[:limit]
     if "\n" in cut[limit // 2 :]:
         cut = cut[: cut.rfind("\n")]
-    fence: str | None = None
-    for line in cut.split("\n"):
-        if fence is None:
-            match = _FENCE.match(line)
-            fence = match.group(1) if match else None
-        elif _closes_fence(fence, line):
-            fence = None
+    fence = unclosed_fence(cut)
     if fence is not None:
-        cut += "\n" + fence
+        cut += "\n" + fence.marker
     return cut.rstrip() + "\n\n…"

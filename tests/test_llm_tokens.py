@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from cookbook_ext.tokens import count_tokens, truncate_to_tokens
+from cookbook_ext.llm_tokens import count_tokens, truncate_to_tokens
 
 PROSE = (
     "Cookbook turns a GitHub repository tied to a Hugging Face model into validated, runnable cells "

@@ -24,6 +24,7 @@ from .agent.types import Budgets
 from .api_models import GenerationCreate
 from .errors import BadRequest, Conflict, CookbookError, Invalid, NotFound, TooLarge, TooMany
 from .event_log import EventLog, GenerationLog
+from .guardrails import APPROVAL_MODES
 from .provenance import build_provenance
 from .redact import Redactor
 from .replay import replay_cells
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 # The free text of a generation request: secret values in it are masked before it is kept or used.
 SCREENED_FIELDS = ("prompt", "topic", "compare_with")
-APPROVAL_MODES = ("never", "risky", "always")
 _STOPPED = "The server stopped during this generation."
 
 

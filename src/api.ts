@@ -14,17 +14,30 @@ export type GenerationStatus =
   | 'pending'
   | 'queued'
   | 'running'
+  | 'cancelling'
   | 'finished'
   | 'failed'
   | 'cancelled'
+  | 'interrupted'
   | string;
 
-/** Terminal generation statuses: no event will follow. */
+/**
+ * The statuses after which a generation changes no more, as the server
+ * defines them (`cookbook_ext/store` `TERMINAL_STATUSES`). The first three
+ * also end a generation's event stream as events; `interrupted` (the server
+ * stopped during the run) is only ever a status.
+ */
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set([
   'finished',
   'failed',
-  'cancelled'
+  'cancelled',
+  'interrupted'
 ]);
+
+/** Whether a status (or an event type) is terminal: nothing follows it. */
+export function isTerminalStatus(status: string): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
 
 export interface IProviderInfo {
   name: string;
@@ -75,6 +88,14 @@ export interface IRepoSummary {
   files_count?: number;
   context?: IContextSummary;
   warnings?: unknown[];
+  /**
+   * Whether the user trusts this repository. Until they do, code taken from
+   * it (or from its model card) runs only with their approval, whatever the
+   * approval mode.
+   */
+  trusted: boolean;
+  /** When the user trusted it, epoch seconds; null while untrusted. */
+  trusted_at: number | null;
 }
 
 export interface IRepoFile {
@@ -142,6 +163,39 @@ export interface IGenerationRequest {
   compare_with?: string;
   /** When to ask before running a cell; the server's default when omitted. */
   approval?: 'never' | 'risky' | 'always';
+  /**
+   * Names of stored secrets the kernel may see, chosen by the user (the
+   * server picks none by itself).
+   */
+  secrets?: string[];
+  /** Leave the chosen secrets in the user's kernel afterwards (else Cookbook removes them). */
+  keep_secrets?: boolean;
+  /** Trust the repository for this generation: its code runs without asking first. */
+  trust?: boolean;
+}
+
+/** Whose code a cell waiting for approval is. */
+export type CodeOrigin = 'repository' | 'model_card' | 'model';
+
+/** The data of an `approval_required` event. */
+export interface IApprovalRequired {
+  approval_id: string;
+  cell_id: string;
+  source: string;
+  reasons: string[];
+  origin: CodeOrigin;
+  /** Code from a repository (or its model card) the user has not trusted. */
+  untrusted: boolean;
+  /** The repository to trust, when the code is untrusted. */
+  repo: { id: string; label: string } | null;
+}
+
+/** The server's answer to an approval. */
+export interface IApprovalAnswer {
+  approval_id: string;
+  approved: boolean;
+  /** Whether the repository is now trusted. */
+  trusted?: boolean;
 }
 
 export interface IUsage {
@@ -184,6 +238,8 @@ export interface ISecretInfo {
   hint?: string | null;
   /** When it was last saved: epoch seconds (or an ISO date). */
   updated_at?: number | string | null;
+  /** The server's key cannot decrypt it (the key was replaced): it cannot be used. */
+  unreadable?: boolean;
 }
 
 /**
@@ -325,14 +381,19 @@ export class CookbookAPI {
     return this.request<IStatus>('status', { signal });
   }
 
+  /** Ingest a repository; `trust` trusts it at once (its code may run without asking). */
   ingest(
     source: string,
     ref?: string,
-    signal?: AbortSignal
+    signal?: AbortSignal,
+    trust?: boolean
   ): Promise<IRepoSummary> {
-    const body: { source: string; ref?: string } = { source };
+    const body: { source: string; ref?: string; trust?: boolean } = { source };
     if (ref) {
       body.ref = ref;
+    }
+    if (trust) {
+      body.trust = true;
     }
     return this.request<IRepoSummary>('repos', {
       method: 'POST',
@@ -350,6 +411,19 @@ export class CookbookAPI {
 
   getRepo(id: string, signal?: AbortSignal): Promise<IRepoSummary> {
     return this.request<IRepoSummary>(`repos/${encodeURIComponent(id)}`, {
+      signal
+    });
+  }
+
+  /** Trust a repository (its code runs without asking first) or stop trusting it. */
+  trustRepo(
+    id: string,
+    trusted: boolean,
+    signal?: AbortSignal
+  ): Promise<IRepoSummary> {
+    return this.request<IRepoSummary>(`repos/${encodeURIComponent(id)}/trust`, {
+      method: 'PUT',
+      body: { trusted },
       signal
     });
   }
@@ -451,15 +525,26 @@ export class CookbookAPI {
     );
   }
 
-  /** Answer a cell's `approval_required` event: run it (true) or skip it. */
+  /**
+   * Answer a cell's `approval_required` event: run it (true) or skip it.
+   * `trust` (with `approved`) is "Trust this repository and run": the server
+   * trusts the repository and runs the rest of its code without asking.
+   */
   answerApproval(
     id: string,
     approvalId: string,
-    approved: boolean
-  ): Promise<{ approval_id: string; approved: boolean }> {
-    return this.request(
+    approved: boolean,
+    trust?: boolean
+  ): Promise<IApprovalAnswer> {
+    if (trust && !approved) {
+      // The server refuses it (422): trusting a repository runs its code.
+      return Promise.reject(
+        new Error('Trusting a repository goes with running its code.')
+      );
+    }
+    return this.request<IApprovalAnswer>(
       `generations/${encodeURIComponent(id)}/approvals/${encodeURIComponent(approvalId)}`,
-      { method: 'POST', body: { approved } }
+      { method: 'POST', body: trust ? { approved, trust } : { approved } }
     );
   }
 

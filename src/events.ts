@@ -4,18 +4,14 @@
  * event. Knows nothing about the panel or notebooks.
  */
 import {
+  CookbookAPI,
   ICookbookEvent,
   IEventsPage,
   isAbortError,
+  isTerminalStatus,
   isTransientError
 } from './api';
-
-/** Events after which nothing more comes. */
-export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
-  'finished',
-  'failed',
-  'cancelled'
-]);
+import { applyCellEvents, ValidatedCells } from './notebook';
 
 export type StreamState =
   'idle' | 'connected' | 'reconnecting' | 'done' | 'stopped' | 'error';
@@ -187,7 +183,7 @@ export class EventStream {
       const events = freshEvents(page.events ?? [], this._lastSeq);
       let terminal: ICookbookEvent | undefined;
       if (events.length) {
-        const end = events.findIndex(e => TERMINAL_EVENTS.has(e.type));
+        const end = events.findIndex(e => isTerminalStatus(e.type));
         const handled = end >= 0 ? events.slice(0, end + 1) : events;
         terminal = end >= 0 ? events[end] : undefined;
         try {
@@ -225,4 +221,125 @@ export class EventStream {
   private _running: Promise<IStreamResult> | null = null;
   private _controller: AbortController | null = null;
   private _wake: AbortController | null = null;
+}
+
+/** Fetch one page of a generation's events (the API client's `events`). */
+export type FetchEvents = (
+  id: string,
+  after: number,
+  timeout: number,
+  signal?: AbortSignal
+) => Promise<IEventsPage>;
+
+export interface IGenerationStreamsOptions {
+  fetchPage: FetchEvents;
+  /** Long-poll timeout, seconds. */
+  timeout?: number;
+  /** Retry delays after network failures. */
+  backoff?: IBackoff;
+}
+
+/** What a followed generation's stream reports. */
+export interface IStreamHandlers {
+  onEvents: (events: ICookbookEvent[]) => void | Promise<void>;
+  onStateChanged?: (state: StreamState, error?: unknown) => void;
+}
+
+/**
+ * One event stream per generation followed: never two for the same one, and
+ * every stream waiting in a backoff retries at once when the browser is back
+ * online.
+ */
+export class GenerationStreams {
+  constructor(options: IGenerationStreamsOptions) {
+    this._options = options;
+    if (typeof window !== 'undefined') {
+      window.addEventListener('online', this._wakeAll);
+    }
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Whether generation `id`'s stream is running. */
+  running(id: string): boolean {
+    return this._streams.get(id)?.running ?? false;
+  }
+
+  /**
+   * Follow generation `id` from the beginning; resolves when its stream
+   * ends. Null when it is followed already.
+   */
+  follow(id: string, handlers: IStreamHandlers): Promise<IStreamResult> | null {
+    if (this._disposed || this.running(id)) {
+      return null;
+    }
+    const stream = new EventStream({
+      after: 0,
+      timeout: this._options.timeout ?? 25,
+      backoff: this._options.backoff,
+      fetchPage: (after, timeout, signal) =>
+        this._options.fetchPage(id, after, timeout, signal),
+      onEvents: handlers.onEvents,
+      onStateChanged: handlers.onStateChanged
+    });
+    this._streams.set(id, stream);
+    return stream.start();
+  }
+
+  /** Stop following generation `id`. */
+  stop(id: string): void {
+    this._streams.get(id)?.stop();
+    this._streams.delete(id);
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    if (typeof window !== 'undefined') {
+      window.removeEventListener('online', this._wakeAll);
+    }
+    for (const stream of this._streams.values()) {
+      stream.stop();
+    }
+    this._streams.clear();
+  }
+
+  /** Back online: retry the streams waiting in a backoff now. */
+  private _wakeAll = (): void => {
+    for (const stream of this._streams.values()) {
+      stream.wake();
+    }
+  };
+
+  private _options: IGenerationStreamsOptions;
+  private _streams = new Map<string, EventStream>();
+  private _disposed = false;
+}
+
+/**
+ * A generation's validated cells in notebook order, replayed from its whole
+ * event log (`index` is authoritative for the order: a heading may be placed
+ * before a code cell validated earlier).
+ */
+export async function replayCells(
+  api: Pick<CookbookAPI, 'events'>,
+  id: string
+): Promise<ValidatedCells> {
+  const cells = new ValidatedCells();
+  let after = 0;
+  for (;;) {
+    const page = await api.events(id, after, 0);
+    const events = page.events ?? [];
+    applyCellEvents(cells, events);
+    for (const event of events) {
+      after = Math.max(after, event.seq);
+    }
+    if (page.done || events.length === 0) {
+      return cells;
+    }
+  }
 }

@@ -1,3 +1,12 @@
+/**
+ * The Cookbook front end's plugins, and the tokens other extensions use. Only
+ * wiring lives here: the model, the panel and the widgets are library code.
+ *
+ * - `cookbook-ext:core` provides `ICookbook` (the model, its settings);
+ * - `cookbook-ext:sidebar` puts the panel in the left sidebar;
+ * - `cookbook-ext:commands` adds the commands, their palette entries and the
+ *   notebook toolbar button (`schema/commands.json`).
+ */
 import {
   ILayoutRestorer,
   JupyterFrontEnd,
@@ -7,90 +16,36 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import { Panel } from '@lumino/widgets';
 
-import type { GenerationManager, IKeyValueStore } from './generations';
 import { cookbookIcon } from './icons';
+// The service behind ICookbook must exist when the core plugin activates;
+// constructing it asks the server nothing (`restore` does, once restored).
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { CookbookModel } from './model';
+import { NotebookHost } from './notebookHost';
+import { localStore } from './persistence';
 import { SettingsModel } from './settings';
+import { CookbookSidebar } from './sidebar';
+import { ICookbook, ICookbookSidebar } from './tokens';
 
-const PLUGIN_ID = 'cookbook-ext:plugin';
+export * from './tokens';
 
-namespace CommandIDs {
-  export const open = 'cookbook:open';
-  export const generate = 'cookbook:generate';
-}
-
-function localStore(): IKeyValueStore | null {
-  try {
-    const storage = window.localStorage;
-    const probe = 'cookbook-ext:probe';
-    storage.setItem(probe, '1');
-    storage.removeItem(probe);
-    return storage;
-  } catch {
-    return null; // private mode or disabled: keep state in memory only
-  }
-}
-
-/**
- * The sidebar holds a lightweight placeholder; the React panel loads the
- * first time it is shown, so the extension adds little to the start-up time.
- */
-class CookbookSidebar extends Panel {
-  constructor(
-    private readonly _load: () => Promise<
-      import('./panel/CookbookPanel').CookbookPanel
-    >
-  ) {
-    super();
-    this.addClass('jp-Cookbook-sidebar');
-  }
-
-  /** The panel, loading it if needed. */
-  ready(): Promise<import('./panel/CookbookPanel').CookbookPanel> {
-    if (!this._ready) {
-      this._ready = this._load().then(panel => {
-        this.addWidget(panel);
-        return panel;
-      });
-    }
-    return this._ready;
-  }
-
-  protected onBeforeShow(): void {
-    void this.ready();
-  }
-
-  private _ready: Promise<
-    import('./panel/CookbookPanel').CookbookPanel
-  > | null = null;
-}
-
-const plugin: JupyterFrontEndPlugin<void> = {
-  id: PLUGIN_ID,
+const corePlugin: JupyterFrontEndPlugin<ICookbook> = {
+  id: 'cookbook-ext:core',
   description:
     'Cookbook: turn a repository and a Hugging Face model into validated notebook cells.',
   autoStart: true,
-  optional: [
-    ITranslator,
-    ICommandPalette,
-    ILayoutRestorer,
-    INotebookTracker,
-    ISettingRegistry
-  ],
+  provides: ICookbook,
+  optional: [INotebookTracker, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
-    translator: ITranslator | null,
-    palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null,
     tracker: INotebookTracker | null,
     settingRegistry: ISettingRegistry | null
-  ) => {
-    const trans = (translator ?? nullTranslator).load('cookbook_ext');
+  ): ICookbook => {
     const settings = new SettingsModel();
     if (settingRegistry) {
       settingRegistry
-        .load(PLUGIN_ID)
+        .load(corePlugin.id)
         .then(s => settings.attach(s))
         .catch(reason =>
           console.warn(
@@ -99,45 +54,38 @@ const plugin: JupyterFrontEndPlugin<void> = {
           )
         );
     }
-    // Everything else loads once the application is up, so the extension
-    // adds next to nothing to JupyterLab's start-up; then it follows the
-    // generations left running before a reload.
-    const core = app.restored.then(async () => {
-      const [{ CookbookAPI }, { GenerationManager }, { NotebookHost }] =
-        await Promise.all([
-          import('./api'),
-          import('./generations'),
-          import('./tracker')
-        ]);
-      const api = new CookbookAPI({
-        serverSettings: app.serviceManager.serverSettings
-      });
-      const host = new NotebookHost(tracker);
-      const manager: GenerationManager = new GenerationManager({
-        api,
-        host,
-        storage: localStore(),
-        insertionPoint: () => settings.value.insertionPoint
-      });
-      manager.resumeAll();
-      // Exposed for the end-to-end tests and the benchmark.
-      (app as any).cookbook = { manager, host, api };
-      return { api, host, manager };
+    const model = new CookbookModel({
+      serverSettings: app.serviceManager.serverSettings,
+      notebooks: new NotebookHost(tracker),
+      storage: localStore(),
+      settings
     });
+    // The server is asked nothing before the application is up, so the
+    // extension adds next to nothing to JupyterLab's start-up; then the
+    // model follows the generations left running before a reload.
+    void app.restored.then(() => model.restore());
+    return model;
+  }
+};
 
-    const sidebar = new CookbookSidebar(async () => {
-      const [{ CookbookPanel }, { api, host, manager }] = await Promise.all([
-        import('./panel/CookbookPanel'),
-        core
-      ]);
-      return new CookbookPanel({
-        api,
-        trans,
-        manager,
-        host,
-        settings,
-        openPath: path => void app.commands.execute('docmanager:open', { path })
-      });
+const sidebarPlugin: JupyterFrontEndPlugin<ICookbookSidebar> = {
+  id: 'cookbook-ext:sidebar',
+  description: 'The Cookbook panel in the left sidebar.',
+  autoStart: true,
+  requires: [ICookbook],
+  optional: [ITranslator, ILayoutRestorer],
+  provides: ICookbookSidebar,
+  activate: (
+    app: JupyterFrontEnd,
+    model: ICookbook,
+    translator: ITranslator | null,
+    restorer: ILayoutRestorer | null
+  ): ICookbookSidebar => {
+    const trans = (translator ?? nullTranslator).load('cookbook_ext');
+    const sidebar = new CookbookSidebar({
+      model,
+      trans,
+      openPath: path => void app.commands.execute('docmanager:open', { path })
     });
     sidebar.id = 'jp-cookbook-panel';
     sidebar.title.icon = cookbookIcon;
@@ -145,6 +93,42 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, 'cookbook-panel');
 
+    const show = async () => {
+      app.shell.activateById(sidebar.id);
+      return sidebar.ready();
+    };
+    return {
+      id: sidebar.id,
+      show: async () => {
+        await show();
+      },
+      requestGenerate: async () => {
+        (await show()).requestGenerate();
+      }
+    };
+  }
+};
+
+namespace CommandIDs {
+  export const open = 'cookbook:open';
+  export const generate = 'cookbook:generate';
+}
+
+const commandsPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'cookbook-ext:commands',
+  description:
+    'The Cookbook commands, their palette entries and the notebook toolbar button.',
+  autoStart: true,
+  requires: [ICookbook, ICookbookSidebar],
+  optional: [ITranslator, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    model: ICookbook,
+    sidebar: ICookbookSidebar,
+    translator: ITranslator | null,
+    palette: ICommandPalette | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('cookbook_ext');
     app.commands.addCommand(CommandIDs.open, {
       label: trans.__('Open Cookbook'),
       caption: trans.__(
@@ -152,24 +136,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       ),
       icon: cookbookIcon,
       describedBy: { args: { type: 'object', properties: {} } },
-      execute: async () => {
-        app.shell.activateById(sidebar.id);
-        await sidebar.ready();
-      }
+      execute: () => sidebar.show()
     });
     app.commands.addCommand(CommandIDs.generate, {
       label: trans.__('Cookbook: Generate into the Current Notebook'),
       caption: trans.__('Start a generation with the Cookbook panel’s recipe'),
       icon: cookbookIcon,
       describedBy: { args: { type: 'object', properties: {} } },
-      isEnabled: () => !!tracker?.currentWidget,
-      execute: async () => {
-        app.shell.activateById(sidebar.id);
-        const panel = await sidebar.ready();
-        panel.requestGenerate();
-      }
+      isEnabled: () => model.notebooks.current() !== null,
+      execute: () => sidebar.requestGenerate()
     });
-    tracker?.currentChanged.connect(() =>
+    model.notebooks.currentChanged.connect(() =>
       app.commands.notifyCommandChanged(CommandIDs.generate)
     );
 
@@ -179,4 +156,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  corePlugin,
+  sidebarPlugin,
+  commandsPlugin
+];
+
+export default plugins;

@@ -16,6 +16,8 @@
  */
 import type * as nbformat from '@jupyterlab/nbformat';
 
+import type { ICookbookEvent } from './api';
+
 /** The part of a shared cell this module reads (`YBaseCell` fits). */
 export interface ICellLike {
   readonly id: string;
@@ -377,6 +379,41 @@ export class ValidatedCells {
 
   private _order: string[] = [];
   private _cells = new Map<string, nbformat.ICell>();
+}
+
+/** What a batch of events did to a generation's validated cells. */
+export interface ICellChanges {
+  /** The cell ids validated or withdrawn. */
+  touched: Set<string>;
+  /** Server time (epoch seconds) of each cell's `cell_validated` event. */
+  validatedAt: Map<string, number>;
+}
+
+/**
+ * Apply `cell_validated` and `cell_invalidated` events to a generation's
+ * cells: the one replay of a generation's cells, for the live stream and for
+ * a replay of its whole log alike.
+ */
+export function applyCellEvents(
+  cells: ValidatedCells,
+  events: Iterable<ICookbookEvent>
+): ICellChanges {
+  const touched = new Set<string>();
+  const validatedAt = new Map<string, number>();
+  for (const event of events) {
+    const data = event.data ?? {};
+    if (event.type === 'cell_validated' && data.cell && data.cell_id) {
+      const cellId = String(data.cell_id);
+      cells.validated(cellId, Number(data.index), data.cell);
+      touched.add(cellId);
+      validatedAt.set(cellId, event.ts);
+    } else if (event.type === 'cell_invalidated' && data.cell_id) {
+      const cellId = String(data.cell_id);
+      cells.invalidated(cellId);
+      touched.add(cellId);
+    }
+  }
+  return { touched, validatedAt };
 }
 
 /**

@@ -3,7 +3,7 @@
  * steps, tokens and cost so far, status and timing. Pure, so replaying the
  * stream after a reload rebuilds exactly the same view.
  */
-import type { ICookbookEvent, IUsage } from './api';
+import { CodeOrigin, ICookbookEvent, isTerminalStatus, IUsage } from './api';
 
 export type StepKind =
   | 'info'
@@ -70,6 +70,28 @@ export interface IApproval {
   cellId: string;
   source: string;
   reasons: string[];
+  /** What exactly will happen: the packages to install, the command, the host called. */
+  details: string[];
+  /** Whose code it is: the repository's, its model card's, or the model's own. */
+  origin: CodeOrigin;
+  /** Code from a repository (or model card) the user has not trusted. */
+  untrusted: boolean;
+  /** The repository the user can trust from the card (untrusted code only). */
+  repo: { id: string; label: string } | null;
+}
+
+function codeOrigin(value: unknown): CodeOrigin {
+  return value === 'repository' || value === 'model_card' ? value : 'model';
+}
+
+function approvalRepo(value: unknown): IApproval['repo'] {
+  if (value && typeof value === 'object') {
+    const { id, label } = value as Record<string, unknown>;
+    if (typeof id === 'string' && id) {
+      return { id, label: typeof label === 'string' && label ? label : id };
+    }
+  }
+  return null;
 }
 
 export interface IProgressState {
@@ -111,17 +133,6 @@ export function initialProgress(): IProgressState {
     approvals: [],
     lastSeq: 0
   };
-}
-
-const TERMINAL = new Set(['finished', 'failed', 'cancelled']);
-
-export function isTerminalStatus(status: string): boolean {
-  return (
-    status === 'finished' ||
-    status === 'failed' ||
-    status === 'cancelled' ||
-    status === 'interrupted'
-  );
 }
 
 function firstLine(text: unknown, limit = 120): string {
@@ -184,7 +195,7 @@ export function reduceProgress(
 
   // The server says when an approval is resolved (answered here or in another
   // tab, timed out, cancelled); a terminal event ends any that remain.
-  if (s.approvals.length > 0 && TERMINAL.has(event.type)) {
+  if (s.approvals.length > 0 && isTerminalStatus(event.type)) {
     s.approvals = [];
   }
 
@@ -352,7 +363,13 @@ export function reduceProgress(
             approvalId: String(data.approval_id),
             cellId: String(data.cell_id ?? ''),
             source: String(data.source ?? ''),
-            reasons
+            reasons,
+            details: Array.isArray(data.details)
+              ? data.details.map(String)
+              : [],
+            origin: codeOrigin(data.origin),
+            untrusted: data.untrusted === true,
+            repo: data.untrusted === true ? approvalRepo(data.repo) : null
           }
         ];
       }

@@ -60,8 +60,9 @@ function byName(items: ISecretInfo[]): ISecretInfo[] {
 }
 
 /**
- * Only what the list shows is kept: a name, a hint and a time. Anything else
- * in an answer (a value, should a server ever send one) is dropped here.
+ * Only what the list shows is kept: a name, a hint, a time, and whether the
+ * server can still decrypt it. Anything else in an answer (a value, should a
+ * server ever send one) is dropped here.
  */
 function describe(secret: ISecretInfo): ISecretInfo {
   return {
@@ -71,7 +72,8 @@ function describe(secret: ISecretInfo): ISecretInfo {
       typeof secret.updated_at === 'number' ||
       typeof secret.updated_at === 'string'
         ? secret.updated_at
-        : null
+        : null,
+    ...(secret.unreadable === true ? { unreadable: true } : {})
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * The extension's user settings (schema/plugin.json), typed, with defaults.
+ * The extension's user settings (schema/core.json, `cookbook-ext:core`),
+ * typed, with defaults.
  */
 import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ISignal, Signal } from '@lumino/signaling';

@@ -1,25 +1,40 @@
 """A provider for the end-to-end tests and the benchmark (never shipped).
 
 It is the offline provider, unless the prompt starts with `[scripted ...]`:
-then it writes and runs a known number of cells at a known pace, so tests
-can cancel midway, reload during a run, and time insertions over 30 cells.
+then it writes and runs a known number of cells, so tests can cancel midway,
+reload during a run, and time insertions over 30 cells.
 
-    [scripted cells=30 delay=0.1 sleep=0 fail=3 read=1]
+    [scripted cells=30 delay=0.1 sleep=0 fail=3 read=1 gate=tmp/g hold=2,5]
 
-cells: code cells to write; delay: seconds before each model turn; sleep:
-seconds each cell sleeps in the kernel; fail: the cell (1-based) whose first
-attempt raises, then is fixed; read: read a repository file first (1/0).
+cells: code cells to write (after one markdown cell); delay: seconds before
+each model turn (pacing for the benchmark; no test's order depends on it);
+sleep: seconds each cell sleeps in the kernel; fail: the cell (1-based) whose
+first attempt raises, then is fixed; read: read a repository file first (1/0).
+
+gate, hold: where the test decides the pace. With `hold=2,5`, once code cell 2
+is written and run (validated), the provider waits until the file `<gate>-2`
+exists, and after cell 5 until `<gate>-5` exists (`hold=0`: after the
+markdown cell, before code cell 1; `hold=<cells>`: before finishing). `gate`
+is a path relative to $COOKBOOK_TEST_GATE_ROOT (the server's root in the
+Galata configuration; the test creates the file through the contents API),
+else to the current directory. A cancelled generation stops waiting at once;
+a gate not opened within GATE_TIMEOUT seconds fails the generation rather
+than hanging the test.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import time
+from pathlib import Path
 from typing import Any
 
 from cookbook_ext.agent.providers.base import (
     Message,
     ModelTurn,
+    ProviderError,
     SystemPrompt,
     ToolCall,
     ToolSpec,
@@ -28,6 +43,12 @@ from cookbook_ext.agent.providers.base import (
 from cookbook_ext.agent.providers.offline import OfflineProvider
 
 _SCRIPT = re.compile(r"^\s*\[scripted(?P<opts>[^\]]*)\]")
+GATE_TIMEOUT = float(os.environ.get("COOKBOOK_TEST_GATE_TIMEOUT", "300"))
+_GATE_POLL = 0.02
+
+
+def gate_root() -> Path:
+    return Path(os.environ.get("COOKBOOK_TEST_GATE_ROOT") or os.getcwd()).resolve()
 
 
 class ScriptedProvider(OfflineProvider):
@@ -52,7 +73,31 @@ class ScriptedProvider(OfflineProvider):
             "fail": int(opts.get("fail", 0)),
             "read": int(opts.get("read", 0)),
         }
+        self._holds = sorted({int(k) for k in opts.get("hold", "").split(",") if k.strip()})
+        self._gate: Path | None = None
+        if opts.get("gate"):
+            root = gate_root()
+            gate = (root / opts["gate"]).resolve()
+            if root not in gate.parents:
+                raise ProviderError(f"The scripted gate {opts['gate']!r} is outside {root}.")
+            self._gate = gate
+        elif self._holds:
+            raise ProviderError("The scripted provider's hold= needs a gate=.")
         self.model = "scripted"
+
+    async def _wait_at_gate(self) -> None:
+        """At a hold (as many code cells written as it says): wait until its gate file exists.
+
+        A cancelled generation's loop cancels this wait (the model call) at once."""
+        written = self._step - 1  # code cells written and run; -1 before the markdown cell
+        if self._gate is None or written not in self._holds:
+            return
+        opened = self._gate.with_name(f"{self._gate.name}-{written}")
+        deadline = time.monotonic() + GATE_TIMEOUT
+        while not opened.exists():
+            if time.monotonic() > deadline:
+                raise ProviderError(f"The test never opened the gate {opened} ({GATE_TIMEOUT:.0f} s).")
+            await asyncio.sleep(_GATE_POLL)
 
     def _id(self) -> str:
         self._calls += 1
@@ -74,6 +119,7 @@ class ScriptedProvider(OfflineProvider):
         script = self._script
         if script is None:
             return await super().next_turn(system=system, messages=messages, tools=tools, cancel=cancel)
+        await self._wait_at_gate()
         await asyncio.sleep(script["delay"])
         usage = Usage(input_tokens=1200, output_tokens=150, cost_usd=0.0021)
         calls: list[ToolCall] = []

@@ -38,10 +38,18 @@ c.CookbookApp.provider_classes = {
 c.CookbookApp.hf_endpoint = "http://127.0.0.1:9"  # closed port: the Hub is never reached
 c.CookbookApp.max_turns = 200
 
-# No test may reach the internet (Hugging Face Hub, GitHub).
+# The scripted provider's gates (files the tests create through the contents API) are
+# relative to the server's root.
+os.environ["COOKBOOK_TEST_GATE_ROOT"] = str(root)
+
+# No test may reach the internet (Hugging Face Hub, GitHub), nor a package index: kernels inherit
+# this environment, so a `%pip install` fails at once (fixture requirements are installed already).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.pop("ANTHROPIC_API_KEY", None)
 os.environ.pop("OPENAI_API_KEY", None)
+os.environ["PIP_NO_INDEX"] = "1"
+os.environ["PIP_INDEX_URL"] = "http://127.0.0.1:9/"
+os.environ.pop("PIP_EXTRA_INDEX_URL", None)
 
 
 def _write(path: Path, text: str) -> None:

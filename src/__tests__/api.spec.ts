@@ -199,6 +199,100 @@ describe('CookbookAPI', () => {
     expect(calls[0].body).toEqual(request);
   });
 
+  it('sends the secrets the kernel may see and the trust with a generation', async () => {
+    const { api, calls } = fakeServer(json({ id: 'g1' }, 202));
+    const request = {
+      repo_id: 'r1',
+      prompt: 'classify reviews',
+      template: 'quickstart',
+      complexity: 'basic' as const,
+      secrets: ['HF_TOKEN'],
+      keep_secrets: true,
+      trust: false
+    };
+    await api.startGeneration(request);
+    expect(calls[0].body).toEqual(request);
+  });
+
+  it('ingests and trusts at once when asked', async () => {
+    const { api, calls } = fakeServer(json({ id: 'r1', trusted: true }, 201));
+    await api.ingest('examples/repo', undefined, undefined, true);
+    expect(calls[0].body).toEqual({ source: 'examples/repo', trust: true });
+  });
+
+  describe('trust', () => {
+    it('trusts a repository with a PUT to its trust', async () => {
+      const summary = {
+        id: 'r1',
+        source: 'examples/repo',
+        name: 'repo',
+        trusted: true,
+        trusted_at: 1795255054.5
+      };
+      const { api, calls } = fakeServer(json(summary));
+      await expect(api.trustRepo('r1', true)).resolves.toEqual(summary);
+      expect(calls[0].method).toBe('PUT');
+      expect(calls[0].url).toBe(
+        'http://localhost:8888/lab-base/cookbook/repos/r1/trust'
+      );
+      expect(calls[0].body).toEqual({ trusted: true });
+    });
+
+    it('stops trusting a repository', async () => {
+      const { api, calls } = fakeServer(
+        json({ id: 'r 1', trusted: false, trusted_at: null })
+      );
+      const summary = await api.trustRepo('r 1', false);
+      expect(summary.trusted).toBe(false);
+      expect(calls[0].url).toBe(
+        'http://localhost:8888/lab-base/cookbook/repos/r%201/trust'
+      );
+      expect(calls[0].body).toEqual({ trusted: false });
+    });
+
+    it("rejects with the server's message for an unknown repository", async () => {
+      const { api } = fakeServer(
+        json({ code: 'not_found', message: 'No repository r9.' }, 404)
+      );
+      const error = await api.trustRepo('r9', true).catch(e => e);
+      expect(error).toBeInstanceOf(CookbookAPIError);
+      expect(error.status).toBe(404);
+      expect(error.message).toBe('No repository r9.');
+    });
+  });
+
+  describe('approvals', () => {
+    const URL =
+      'http://localhost:8888/lab-base/cookbook/generations/g1/approvals/a1';
+
+    it('answers an approval with a POST', async () => {
+      const { api, calls } = fakeServer(
+        json({ approval_id: 'a1', approved: false, trusted: false })
+      );
+      await api.answerApproval('g1', 'a1', false);
+      expect(calls[0].method).toBe('POST');
+      expect(calls[0].url).toBe(URL);
+      expect(calls[0].body).toEqual({ approved: false });
+    });
+
+    it('trusts the repository and runs the cell', async () => {
+      const answer = { approval_id: 'a1', approved: true, trusted: true };
+      const { api, calls } = fakeServer(json(answer));
+      await expect(api.answerApproval('g1', 'a1', true, true)).resolves.toEqual(
+        answer
+      );
+      expect(calls[0].body).toEqual({ approved: true, trust: true });
+    });
+
+    it('never sends trust with a skip (the server refuses it)', async () => {
+      const { api, calls } = fakeServer();
+      await expect(api.answerApproval('g1', 'a1', false, true)).rejects.toThrow(
+        'Trusting a repository goes with running its code.'
+      );
+      expect(calls).toHaveLength(0);
+    });
+  });
+
   it('long-polls events after a sequence number', async () => {
     const page = {
       events: [{ seq: 4, type: 'status', data: {}, ts: 1 }],

@@ -1,9 +1,16 @@
-import { CookbookAPIError, ICookbookEvent, IEventsPage } from '../api';
+import {
+  CookbookAPIError,
+  ICookbookEvent,
+  IEventsPage,
+  isTerminalStatus
+} from '../api';
 import {
   backoffDelay,
   EventStream,
   freshEvents,
-  IEventStreamOptions
+  GenerationStreams,
+  IEventStreamOptions,
+  replayCells
 } from '../events';
 
 function ev(seq: number, type = 'status', data: any = {}): ICookbookEvent {
@@ -252,5 +259,176 @@ describe('EventStream', () => {
     const result = await stream.start();
     expect(result.reason).toBe('error');
     expect(result.lastSeq).toBe(0);
+  });
+});
+
+describe('terminal statuses', () => {
+  it("are the server's four: finished, failed, cancelled, interrupted", () => {
+    for (const status of ['finished', 'failed', 'cancelled', 'interrupted']) {
+      expect(isTerminalStatus(status)).toBe(true);
+    }
+    for (const status of ['pending', 'queued', 'running', 'cancelling']) {
+      expect(isTerminalStatus(status)).toBe(false);
+    }
+  });
+
+  it('end a stream at an interrupted event too', async () => {
+    const received: string[] = [];
+    const { fetchPage } = scripted([
+      { events: [ev(1, 'interrupted'), ev(2, 'status')], done: false }
+    ]);
+    const stream = new EventStream({
+      fetchPage,
+      onEvents: events => {
+        received.push(...events.map(e => e.type));
+      },
+      sleep: noSleep
+    });
+    const result = await stream.start();
+    expect(result.reason).toBe('terminal');
+    expect(received).toEqual(['interrupted']);
+  });
+});
+
+/** A long poll per generation id that answers only when `release` is called. */
+function heldServer() {
+  const calls: Array<{ id: string; after: number }> = [];
+  const waiting = new Map<string, (page: IEventsPage) => void>();
+  const fetchPage = (
+    id: string,
+    after: number,
+    _timeout: number,
+    signal?: AbortSignal
+  ) => {
+    calls.push({ id, after });
+    return new Promise<IEventsPage>((resolve, reject) => {
+      waiting.set(id, resolve);
+      signal?.addEventListener('abort', () => {
+        const error = new Error('aborted');
+        error.name = 'AbortError';
+        reject(error);
+      });
+    });
+  };
+  const release = (id: string, page: IEventsPage) => {
+    waiting.get(id)?.(page);
+    waiting.delete(id);
+  };
+  return { fetchPage, calls, release };
+}
+
+describe('GenerationStreams', () => {
+  const flush = () => new Promise(r => setTimeout(r, 0));
+
+  it('follows a generation once, however often asked', async () => {
+    const server = heldServer();
+    const streams = new GenerationStreams({ fetchPage: server.fetchPage });
+    const first = streams.follow('g1', { onEvents: () => undefined });
+    expect(first).not.toBeNull();
+    expect(streams.follow('g1', { onEvents: () => undefined })).toBeNull();
+    await flush();
+    expect(server.calls).toEqual([{ id: 'g1', after: 0 }]);
+    server.release('g1', { events: [ev(1, 'finished')], done: true });
+    expect((await first)!.reason).toBe('terminal');
+    expect(streams.running('g1')).toBe(false);
+    streams.dispose();
+  });
+
+  it('hands each generation its own events', async () => {
+    const server = heldServer();
+    const streams = new GenerationStreams({ fetchPage: server.fetchPage });
+    const got: Record<string, number[]> = { a: [], b: [] };
+    const a = streams.follow('a', {
+      onEvents: events => void got.a.push(...events.map(e => e.seq))
+    });
+    const b = streams.follow('b', {
+      onEvents: events => void got.b.push(...events.map(e => e.seq))
+    });
+    await flush();
+    server.release('b', { events: [ev(1), ev(2, 'finished')], done: true });
+    server.release('a', { events: [ev(1, 'finished')], done: true });
+    await Promise.all([a, b]);
+    expect(got).toEqual({ a: [1], b: [1, 2] });
+    streams.dispose();
+  });
+
+  it('retries at once, without waiting out the backoff, when the browser is back online', async () => {
+    let calls = 0;
+    const streams = new GenerationStreams({
+      fetchPage: async () => {
+        calls++;
+        if (calls === 1) {
+          throw new CookbookAPIError(0, 'network_error', 'offline');
+        }
+        return { events: [ev(1, 'finished')], done: true };
+      },
+      // Far longer than the test: only waking it can finish in time.
+      backoff: { initial: 60_000, max: 60_000, factor: 1 }
+    });
+    const states: string[] = [];
+    const ended = streams.follow('g', {
+      onEvents: () => undefined,
+      onStateChanged: state => states.push(state)
+    });
+    await flush();
+    expect(states).toEqual(['reconnecting']);
+    window.dispatchEvent(new Event('online'));
+    expect((await ended)!.reason).toBe('terminal');
+    expect(calls).toBe(2);
+    streams.dispose();
+  });
+
+  it('stops a stream when asked, and every stream when disposed', async () => {
+    const server = heldServer();
+    const streams = new GenerationStreams({ fetchPage: server.fetchPage });
+    const a = streams.follow('a', { onEvents: () => undefined });
+    const b = streams.follow('b', { onEvents: () => undefined });
+    await flush();
+    streams.stop('a');
+    expect((await a)!.reason).toBe('stopped');
+    expect(streams.running('b')).toBe(true);
+    streams.dispose();
+    expect((await b)!.reason).toBe('stopped');
+    expect(streams.follow('c', { onEvents: () => undefined })).toBeNull();
+  });
+});
+
+describe('replayCells', () => {
+  const cell = (id: string) => ({
+    cell_type: 'code',
+    source: id,
+    metadata: {}
+  });
+
+  it('reads the whole log, page by page, into the cells in notebook order', async () => {
+    const pages: IEventsPage[] = [
+      {
+        events: [
+          ev(1, 'cell_validated', { cell_id: 'c1', index: 0, cell: cell('a') }),
+          ev(2, 'cell_validated', { cell_id: 'c2', index: 0, cell: cell('b') })
+        ],
+        done: false
+      },
+      {
+        events: [
+          ev(3, 'cell_invalidated', { cell_id: 'c1' }),
+          ev(4, 'cell_validated', { cell_id: 'c3', index: 1, cell: cell('c') }),
+          ev(5, 'finished')
+        ],
+        done: true
+      }
+    ];
+    const afters: number[] = [];
+    const api = {
+      events: async (_id: string, after: number, timeout?: number) => {
+        expect(timeout).toBe(0);
+        afters.push(after);
+        return pages.shift()!;
+      }
+    };
+    const cells = await replayCells(api, 'g');
+    expect(afters).toEqual([0, 2]);
+    expect(cells.order).toEqual(['c2', 'c3']);
+    expect(cells.get('c3')?.source).toBe('c');
   });
 });

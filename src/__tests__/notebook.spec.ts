@@ -2,6 +2,7 @@ import { YNotebook } from '@jupyter/ydoc';
 import type * as nbformat from '@jupyterlab/nbformat';
 
 import {
+  applyCellEvents,
   applyInvalidated,
   applyValidated,
   cookbookTag,
@@ -337,5 +338,48 @@ describe('reconcile', () => {
     cells.invalidated('c1');
     expect(reconcile(nb, state, GEN, cells).removed).toEqual(['c1']);
     expect(nb.cells).toHaveLength(0);
+  });
+});
+
+describe('applyCellEvents', () => {
+  const cell = (source: string): nbformat.ICell => ({
+    cell_type: 'code',
+    source,
+    metadata: {},
+    outputs: [],
+    execution_count: null
+  });
+  const event = (seq: number, type: string, data: any) => ({
+    seq,
+    type,
+    data,
+    ts: 100 + seq
+  });
+
+  it('validates and withdraws cells, saying which it touched and when each was validated', () => {
+    const cells = new ValidatedCells();
+    const changes = applyCellEvents(cells, [
+      event(1, 'cell_validated', { cell_id: 'a', index: 0, cell: cell('a') }),
+      event(2, 'status', { message: 'thinking' }),
+      event(3, 'cell_validated', { cell_id: 'b', index: 1, cell: cell('b') }),
+      event(4, 'cell_invalidated', { cell_id: 'a' })
+    ]);
+    expect(cells.order).toEqual(['b']);
+    expect([...changes.touched].sort()).toEqual(['a', 'b']);
+    expect(changes.validatedAt).toEqual(
+      new Map([
+        ['a', 101],
+        ['b', 103]
+      ])
+    );
+  });
+
+  it('ignores a validation without its cell', () => {
+    const cells = new ValidatedCells();
+    const changes = applyCellEvents(cells, [
+      event(1, 'cell_validated', { cell_id: 'a', index: 0 })
+    ]);
+    expect(cells.size).toBe(0);
+    expect(changes.touched.size).toBe(0);
   });
 });

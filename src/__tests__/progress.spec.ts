@@ -158,9 +158,109 @@ describe('reduceProgress', () => {
         approvalId: 'a1',
         cellId: 'c2',
         source: '!pip install x',
-        reasons: ['installs packages']
+        reasons: ['installs packages'],
+        details: [],
+        origin: 'model',
+        untrusted: false,
+        repo: null
       }
     ]);
+  });
+
+  it('names exactly what an approval will do', () => {
+    const state = reduceAll(initialProgress(), [
+      ev('approval_required', {
+        approval_id: 'a1',
+        cell_id: 'c2',
+        source: '%pip install -q torch==2.1 transformers',
+        reasons: ['installs packages'],
+        details: ['installs torch==2.1, transformers']
+      })
+    ]);
+    expect(state.approvals[0].details).toEqual([
+      'installs torch==2.1, transformers'
+    ]);
+  });
+
+  it('says when the code comes from an untrusted repository, and which', () => {
+    const state = reduceAll(initialProgress(), [
+      ev('approval_required', {
+        approval_id: 'a1',
+        cell_id: 'c3',
+        source: 'print("hello from the repo")',
+        reasons: ['code from an untrusted repository'],
+        origin: 'repository',
+        untrusted: true,
+        repo: { id: 'r1', label: 'https://github.com/o/r' }
+      })
+    ]);
+    expect(state.approvals[0]).toMatchObject({
+      origin: 'repository',
+      untrusted: true,
+      repo: { id: 'r1', label: 'https://github.com/o/r' }
+    });
+  });
+
+  it('keeps model card code apart from repository code', () => {
+    const state = reduceAll(initialProgress(), [
+      ev('approval_required', {
+        approval_id: 'a1',
+        cell_id: 'c1',
+        source: 'pipeline("x")',
+        reasons: ['code from an untrusted model card'],
+        origin: 'model_card',
+        untrusted: true,
+        repo: { id: 'r1', label: '' }
+      })
+    ]);
+    // A repository without a label is named by its id.
+    expect(state.approvals[0]).toMatchObject({
+      origin: 'model_card',
+      untrusted: true,
+      repo: { id: 'r1', label: 'r1' }
+    });
+  });
+
+  it('offers no repository to trust for trusted or model-written code', () => {
+    const state = reduceAll(initialProgress(), [
+      ev('approval_required', {
+        approval_id: 'a1',
+        cell_id: 'c1',
+        source: '!pip install x',
+        reasons: ['installs packages'],
+        origin: 'repository',
+        untrusted: false,
+        repo: { id: 'r1', label: 'o/r' }
+      }),
+      ev('approval_required', {
+        approval_id: 'a2',
+        cell_id: 'c2',
+        source: 'x = 1',
+        reasons: ['always asks'],
+        origin: 'somewhere else',
+        untrusted: 'yes',
+        repo: 'r1'
+      })
+    ]);
+    expect(state.approvals.map(a => [a.origin, a.untrusted, a.repo])).toEqual([
+      ['repository', false, null],
+      ['model', false, null]
+    ]);
+  });
+
+  it('shows an approval floor warning like any other warning', () => {
+    const state = reduceAll(initialProgress(), [
+      ev('warning', {
+        code: 'approval_floor',
+        message:
+          "Approval 'never' was asked for, but this server's administrator requires at least 'risky'.",
+        requested: 'never',
+        approval: 'risky'
+      })
+    ]);
+    expect(state.steps).toHaveLength(1);
+    expect(state.steps[0]).toMatchObject({ kind: 'warning', msg: 'warning' });
+    expect(String(state.steps[0].args[0])).toContain('requires at least');
   });
 
   it('settles exactly the approval the server resolved', () => {

@@ -101,6 +101,20 @@ describe('reduceSecrets', () => {
     ]);
   });
 
+  it('keeps the flag of a secret the server cannot decrypt', () => {
+    const state = run({
+      type: 'loaded',
+      secrets: [
+        { name: 'OLD', hint: '…abcd', unreadable: true },
+        { name: 'NEW', hint: '…wxyz' }
+      ]
+    });
+    expect(state.items).toEqual([
+      { name: 'NEW', hint: '…wxyz', updated_at: null },
+      { name: 'OLD', hint: '…abcd', updated_at: null, unreadable: true }
+    ]);
+  });
+
   it('removes a deleted secret', () => {
     const state = run(
       {

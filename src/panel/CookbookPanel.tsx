@@ -3,57 +3,34 @@ import { Button, ReactWidget } from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
 import * as React from 'react';
 
+import { errorMessage, isTerminalStatus } from '../api';
+import type { IApproval } from '../progress';
 import {
-  CookbookAPI,
-  errorMessage,
-  IGenerationRequest,
-  IRecipe,
-  IRepoSummary,
-  IStatus
-} from '../api';
-import { downloadNotebook } from '../download';
+  generationRequest,
+  IRecipeForm,
+  ISecretConsent,
+  noSecrets
+} from '../request';
+import type { ICookbook, ILiveGeneration } from '../tokens';
 import { basename } from './format';
-import type { Generation, GenerationManager } from '../generations';
-import { isTerminalStatus } from '../progress';
-import type { SettingsModel } from '../settings';
-import type { INotebookHost } from '../tracker';
 import { HistorySection } from './HistorySection';
 import { useSignal } from './hooks';
 import { loadInputs, saveInputs } from './persist';
 import { ModelSection } from './ModelSection';
 import { ProgressSection } from './ProgressSection';
-import { extraInputs, IRecipeForm, RecipeSection } from './RecipeSection';
+import { RecipeSection } from './RecipeSection';
+import { SecretConsent } from './SecretConsent';
 import { SecretsSection } from './SecretsSection';
 import { SourceSection } from './SourceSection';
 
 export interface ICookbookAppProps {
-  api: CookbookAPI;
+  /** Everything the panel shows and does goes through the model. */
+  model: ICookbook;
   trans: TranslationBundle;
-  manager: GenerationManager;
-  host: INotebookHost;
-  settings: SettingsModel;
   /** Open a file in the application (to bring a closed target back). */
   openPath: (path: string) => void;
   /** Emitted by the "generate" command. */
   generateRequested: Signal<any, void>;
-}
-
-/** The template's extra inputs the user filled in, as request fields. */
-function extrasFor(
-  recipe: IRecipe | undefined,
-  form: IRecipeForm
-): Pick<IGenerationRequest, 'data_path' | 'compare_with'> {
-  const out: Pick<IGenerationRequest, 'data_path' | 'compare_with'> = {};
-  for (const input of extraInputs(recipe)) {
-    const value = form.extras?.[input.name!]?.trim();
-    if (
-      value &&
-      (input.name === 'data_path' || input.name === 'compare_with')
-    ) {
-      out[input.name] = value;
-    }
-  }
-  return out;
 }
 
 /** Why Generate is disabled, or null when it is not. */
@@ -90,24 +67,33 @@ export function generateBlocker(
 }
 
 export function CookbookApp(props: ICookbookAppProps): JSX.Element {
-  const { api, trans, manager, host, settings } = props;
-  useSignal(manager.changed);
+  const { model, trans } = props;
+  const host = model.notebooks;
+  useSignal(model.generationStarted);
+  useSignal(model.generationChanged);
+  useSignal(model.statusChanged);
+  useSignal(model.recipesChanged);
+  useSignal(model.reposChanged);
+  useSignal(model.secretsChanged);
+  useSignal(model.settingsChanged);
   useSignal(host.currentChanged);
   useSignal(host.opened);
-  useSignal(settings.changed);
+  const settings = model.settings;
+  const status = model.status;
+  const recipes = model.recipes;
+  const storedSecrets = model.secrets;
 
-  const [status, setStatus] = React.useState<IStatus | null>(null);
-  const [recipes, setRecipes] = React.useState<IRecipe[] | null>(null);
   const [loadError, setLoadError] = React.useState<string | null>(null);
   const saved = React.useMemo(() => loadInputs(), []);
-  const [repo, setRepo] = React.useState<IRepoSummary | null>(null);
+  const [repoId, setRepoId] = React.useState<string | null>(null);
+  const repo = repoId ? (model.repo(repoId) ?? null) : null;
   const [hfModel, setHfModel] = React.useState(saved?.hfModel ?? '');
   const [form, setForm] = React.useState<IRecipeForm>(() => ({
     prompt: '',
-    template: settings.value.defaultTemplate,
+    template: settings.defaultTemplate,
     topic: '',
-    complexity: settings.value.defaultComplexity,
-    provider: settings.value.defaultProvider,
+    complexity: settings.defaultComplexity,
+    provider: settings.defaultProvider,
     model: '',
     extras: {},
     ...(saved?.form ?? {})
@@ -119,14 +105,14 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
       return;
     }
     const controller = new AbortController();
-    api
+    model
       .getRepo(saved.repoId, controller.signal)
-      .then(r => setRepo(current => current ?? r))
+      .then(r => setRepoId(current => current ?? r.id))
       .catch(() => {
         /* gone from the server: the user ingests again */
       });
     return () => controller.abort();
-  }, [api]);
+  }, [model]);
 
   React.useEffect(() => {
     saveInputs({ repoId: repo?.id ?? null, hfModel, form });
@@ -137,26 +123,25 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
   const [notice, setNotice] = React.useState<string | null>(null);
   const promptRef = React.useRef<HTMLTextAreaElement>(null);
   const [secretsRequest, setSecretsRequest] = React.useState(0);
+  // The secrets the kernel may see: none until the user ticks them, and not
+  // remembered across reloads, so every consent is given in this page.
+  const [consent, setConsent] = React.useState<ISecretConsent>(noSecrets);
 
-  // After a secret changes, the providers' keys may have: ask the server again.
-  const refreshStatus = React.useCallback(() => {
-    api
-      .status()
-      .then(setStatus)
-      .catch(() => {
-        /* the last answer stays; the next change asks again */
-      });
-  }, [api]);
+  React.useEffect(() => {
+    const controller = new AbortController();
+    model.refreshSecrets(controller.signal).catch(() => {
+      /* no list, no choice: the generation gets no secrets */
+    });
+    return () => controller.abort();
+  }, [model]);
 
   React.useEffect(() => {
     const controller = new AbortController();
     Promise.all([
-      api.status(controller.signal),
-      api.listRecipes(controller.signal)
+      model.refreshStatus(controller.signal),
+      model.refreshRecipes(controller.signal)
     ])
-      .then(([s, r]) => {
-        setStatus(s);
-        setRecipes(r);
+      .then(([, r]) => {
         setLoadError(null);
         setForm(f => ({
           ...f,
@@ -176,16 +161,16 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
         }
       });
     return () => controller.abort();
-  }, [api]);
+  }, [model]);
 
   const current = host.current();
   const currentReady = current ? host.find(current.path) === current : false;
   const runningHere = current
-    ? manager.generations.some(
+    ? model.generations.some(
         g =>
-          g.record.path === current.path &&
+          g.path === current.path &&
           !isTerminalStatus(g.progress.status) &&
-          !g.record.settled
+          !g.settled
       )
     : false;
   const blocker = generateBlocker(trans, {
@@ -208,25 +193,17 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
     setActionError(null);
     setNotice(null);
     try {
-      const gen = await manager.start(
-        {
-          repo_id: repo.id,
-          prompt: form.prompt.trim(),
-          template: form.template,
-          complexity: form.complexity,
-          ...(hfModel ? { hf_model_id: hfModel } : {}),
-          ...(form.topic.trim() ? { topic: form.topic.trim() } : {}),
-          ...(form.provider ? { provider: form.provider } : {}),
-          ...(form.model.trim() ? { model: form.model.trim() } : {}),
-          ...extrasFor(
-            recipes?.find(r => r.id === form.template),
-            form
-          ),
-          ...(settings.value.approval !== 'server'
-            ? { approval: settings.value.approval }
-            : {})
-        },
-        current
+      const gen = await model.startGeneration(
+        generationRequest({
+          repoId: repo.id,
+          hfModel,
+          form,
+          recipe: recipes?.find(r => r.id === form.template),
+          approval: settings.approval,
+          consent,
+          storedSecrets
+        }),
+        current.path
       );
       setSelectedId(gen.id);
     } catch (err) {
@@ -247,10 +224,29 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
     };
   }, [props.generateRequested]);
 
+  const answer = async (
+    generationId: string,
+    approval: IApproval,
+    approved: boolean,
+    trust: boolean
+  ) => {
+    try {
+      // Trusting it also updates the repository the Source section shows.
+      await model.answerApproval(
+        generationId,
+        approval.approvalId,
+        approved,
+        trust
+      );
+    } catch (err) {
+      setActionError(errorMessage(err));
+    }
+  };
+
   const download = async (id: string) => {
     setActionError(null);
     try {
-      const name = await downloadNotebook(api, id);
+      const name = await model.download(id);
       setNotice(trans.__('Downloaded %1.', name));
     } catch (err) {
       setActionError(errorMessage(err));
@@ -264,7 +260,7 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
     }
     setActionError(null);
     try {
-      const count = await manager.insertInto(id, handle);
+      const count = await model.insertInto(id, handle.path);
       setNotice(
         count > 0
           ? trans._n(
@@ -280,10 +276,10 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
     }
   };
 
-  const shown: Generation | undefined =
-    (selectedId ? manager.viewed(selectedId) : undefined) ?? manager.latest();
-  const offers = manager.offers;
-  const refreshKey = manager.generations
+  const shown: ILiveGeneration | undefined =
+    (selectedId ? model.get(selectedId) : undefined) ?? model.latest();
+  const offers = model.offers;
+  const refreshKey = model.generations
     .map(g => `${g.id}:${isTerminalStatus(g.progress.status) ? 'done' : 'run'}`)
     .join(',');
 
@@ -331,7 +327,7 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
                 small
                 className="jp-Cookbook-accent"
                 onClick={() =>
-                  void manager
+                  void model
                     .acceptOffer(offer.generationId)
                     .catch(err => setActionError(errorMessage(err)))
                 }
@@ -353,7 +349,7 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
             <Button
               small
               minimal
-              onClick={() => manager.discardOffer(offer.generationId)}
+              onClick={() => model.discardOffer(offer.generationId)}
             >
               {trans.__('Discard')}
             </Button>
@@ -361,19 +357,19 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
         </div>
       ))}
       <SourceSection
-        api={api}
+        model={model}
         trans={trans}
         repo={repo}
-        onRepo={setRepo}
+        onRepo={r => setRepoId(r.id)}
         onPickModel={setHfModel}
         selectedModel={hfModel}
       />
       <ModelSection
-        api={api}
+        model={model}
         trans={trans}
         value={hfModel}
         onChange={setHfModel}
-        searchLimit={settings.value.modelSearchLimit}
+        searchLimit={settings.modelSearchLimit}
       />
       <RecipeSection
         trans={trans}
@@ -406,6 +402,13 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
             )}
           </div>
         )}
+        <SecretConsent
+          trans={trans}
+          secrets={storedSecrets}
+          consent={consent}
+          onChange={setConsent}
+          disabled={starting}
+        />
         <Button
           className="jp-Cookbook-accent jp-Cookbook-primary jp-Cookbook-generateButton"
           onClick={() => void generate()}
@@ -436,36 +439,33 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
         <ProgressSection
           trans={trans}
           generation={shown}
-          local={manager.get(shown.id) !== undefined}
+          local={shown.local}
           onCancel={() =>
-            void manager
+            void model
               .cancel(shown.id)
               .catch(err => setActionError(errorMessage(err)))
           }
           onDownload={() => void download(shown.id)}
-          onApprove={(approvalId, approved) =>
-            void manager
-              .answerApproval(shown.id, approvalId, approved)
-              .catch(err => setActionError(errorMessage(err)))
+          onApprove={(approval, approved, trust) =>
+            void answer(shown.id, approval, approved, trust)
           }
         />
       )}
       <HistorySection
-        api={api}
+        model={model}
         trans={trans}
         refreshKey={refreshKey}
         selectedId={shown?.id ?? null}
         onOpen={id => {
-          manager.open(id);
+          model.view(id);
           setSelectedId(id);
         }}
         onDownload={id => void download(id)}
         onInsert={currentReady ? id => void insertAgain(id) : null}
       />
       <SecretsSection
-        api={api}
+        model={model}
         trans={trans}
-        onChanged={refreshStatus}
         focusRequest={secretsRequest}
       />
     </div>

@@ -2,12 +2,13 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { CookbookAPI, errorMessage, IGeneration } from '../api';
+import { errorMessage, IGeneration } from '../api';
+import type { ICookbook } from '../tokens';
 import { statusLabel } from './ProgressSection';
 import { toDate } from './format';
 
 export interface IHistorySectionProps {
-  api: CookbookAPI;
+  model: ICookbook;
   trans: TranslationBundle;
   /** Changes whenever a generation starts or ends, to refresh the list. */
   refreshKey: string;
@@ -32,15 +33,15 @@ function cellCount(g: IGeneration): number | null {
 
 /** History: past generations with their status; open, download, insert again. */
 export function HistorySection(props: IHistorySectionProps): JSX.Element {
-  const { api, trans } = props;
+  const { model, trans } = props;
   const [items, setItems] = React.useState<IGeneration[] | null>(null);
   const [error, setError] = React.useState<string | null>(null);
   const [reload, setReload] = React.useState(0);
 
   React.useEffect(() => {
     const controller = new AbortController();
-    api
-      .listGenerations(controller.signal)
+    model
+      .history(controller.signal)
       .then(list => {
         setItems(list);
         setError(null);
@@ -51,7 +52,7 @@ export function HistorySection(props: IHistorySectionProps): JSX.Element {
         }
       });
     return () => controller.abort();
-  }, [api, props.refreshKey, reload]);
+  }, [model, props.refreshKey, reload]);
 
   return (
     <section

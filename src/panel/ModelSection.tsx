@@ -2,18 +2,13 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import {
-  CookbookAPI,
-  errorMessage,
-  IModelInfo,
-  IModelSummary,
-  isAbortError
-} from '../api';
+import { errorMessage, IModelInfo, IModelSummary, isAbortError } from '../api';
+import type { ICookbook } from '../tokens';
 import { compactNumber } from './format';
 import { useDebounced } from './hooks';
 
 export interface IModelSectionProps {
-  api: CookbookAPI;
+  model: ICookbook;
   trans: TranslationBundle;
   /** The chosen model id ('' for none). */
   value: string;
@@ -26,7 +21,7 @@ export interface IModelSectionProps {
  * task and license; the chosen model's card summary.
  */
 export function ModelSection(props: IModelSectionProps): JSX.Element {
-  const { api, trans, value, onChange, searchLimit } = props;
+  const { model, trans, value, onChange, searchLimit } = props;
   const [query, setQuery] = React.useState('');
   const debounced = useDebounced(query.trim(), 350);
   const [results, setResults] = React.useState<IModelSummary[]>([]);
@@ -44,7 +39,7 @@ export function ModelSection(props: IModelSectionProps): JSX.Element {
     const controller = new AbortController();
     setSearching(true);
     setError(null);
-    api
+    model
       .searchModels(
         { search: debounced, limit: searchLimit },
         controller.signal
@@ -61,7 +56,7 @@ export function ModelSection(props: IModelSectionProps): JSX.Element {
         }
       });
     return () => controller.abort();
-  }, [api, debounced, searchLimit]);
+  }, [model, debounced, searchLimit]);
 
   const choose = (id: string) => {
     onChange(id);
@@ -175,7 +170,7 @@ export function ModelSection(props: IModelSectionProps): JSX.Element {
       )}
       {value && (
         <ModelCard
-          api={api}
+          model={model}
           trans={trans}
           modelId={value}
           onClear={() => onChange('')}
@@ -212,12 +207,12 @@ function ModelMeta(props: {
 }
 
 function ModelCard(props: {
-  api: CookbookAPI;
+  model: ICookbook;
   trans: TranslationBundle;
   modelId: string;
   onClear: () => void;
 }): JSX.Element {
-  const { api, trans, modelId } = props;
+  const { model, trans, modelId } = props;
   const [info, setInfo] = React.useState<IModelInfo | null>(null);
   const [error, setError] = React.useState<string | null>(null);
 
@@ -225,7 +220,7 @@ function ModelCard(props: {
     const controller = new AbortController();
     setInfo(null);
     setError(null);
-    api
+    model
       .getModel(modelId, controller.signal)
       .then(setInfo)
       .catch(err => {
@@ -234,7 +229,7 @@ function ModelCard(props: {
         }
       });
     return () => controller.abort();
-  }, [api, modelId]);
+  }, [model, modelId]);
 
   const card = info?.card;
   return (

@@ -2,8 +2,9 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import type { Generation } from '../generations';
-import { IStep, isTerminalStatus, totalTokens } from '../progress';
+import { isTerminalStatus } from '../api';
+import { IApproval, IStep, totalTokens } from '../progress';
+import type { ILiveGeneration } from '../tokens';
 import { basename, formatCost, formatDuration } from './format';
 import { useTicker } from './hooks';
 
@@ -106,9 +107,10 @@ export function statusLabel(trans: TranslationBundle, status: string): string {
 
 export interface IProgressSectionProps {
   trans: TranslationBundle;
-  generation: Generation;
+  generation: ILiveGeneration;
   onCancel: () => void;
-  onApprove: (approvalId: string, approved: boolean) => void;
+  /** Run (approved) or skip a cell; `trust` also trusts its repository. */
+  onApprove: (approval: IApproval, approved: boolean, trust: boolean) => void;
   onDownload: () => void;
   /** Whether this browser started it (and inserts its cells). */
   local: boolean;
@@ -185,9 +187,9 @@ export function ProgressSection(props: IProgressSectionProps): JSX.Element {
           </Button>
         )}
       </div>
-      {generation.record.path && (
-        <div className="jp-Cookbook-target" title={generation.record.path}>
-          {trans.__('Into %1', basename(generation.record.path))}
+      {generation.path && (
+        <div className="jp-Cookbook-target" title={generation.path}>
+          {trans.__('Into %1', basename(generation.path))}
         </div>
       )}
       <div className="jp-Cookbook-stats" aria-label={trans.__('Statistics')}>
@@ -241,38 +243,14 @@ export function ProgressSection(props: IProgressSectionProps): JSX.Element {
         </div>
       )}
       {p.approvals.map(approval => (
-        <div
+        <ApprovalCard
           key={approval.approvalId}
-          className="jp-Cookbook-notice jp-Cookbook-approval"
-          role="group"
-          aria-label={trans.__('Approval for cell %1', approval.cellId)}
-        >
-          <div>{trans.__('Run cell %1 in your kernel?', approval.cellId)}</div>
-          {approval.reasons.length > 0 && (
-            <ul className="jp-Cookbook-reasons">
-              {approval.reasons.map((reason, i) => (
-                <li key={i}>{reason}</li>
-              ))}
-            </ul>
-          )}
-          <pre className="jp-Cookbook-approvalSource">{approval.source}</pre>
-          <div className="jp-Cookbook-row">
-            <Button
-              small
-              className="jp-Cookbook-accent"
-              onClick={() => props.onApprove(approval.approvalId, true)}
-            >
-              {trans.__('Run it')}
-            </Button>
-            <Button
-              small
-              minimal
-              onClick={() => props.onApprove(approval.approvalId, false)}
-            >
-              {trans.__('Skip it')}
-            </Button>
-          </div>
-        </div>
+          trans={trans}
+          approval={approval}
+          onAnswer={(approved, trust) =>
+            props.onApprove(approval, approved, trust)
+          }
+        />
       ))}
       <ol
         className="jp-Cookbook-steps"
@@ -305,5 +283,113 @@ export function ProgressSection(props: IProgressSectionProps): JSX.Element {
         ))}
       </ol>
     </section>
+  );
+}
+
+/** Whose code a cell is, in a sentence (nothing for the model's own). */
+function originText(
+  trans: TranslationBundle,
+  approval: IApproval
+): string | null {
+  const label = approval.repo?.label;
+  switch (approval.origin) {
+    case 'repository':
+      return label
+        ? trans.__('This is code from the repository %1.', label)
+        : trans.__('This is code from the repository.');
+    case 'model_card':
+      return label
+        ? trans.__('This is code from the model card of %1.', label)
+        : trans.__('This is code from the model card.');
+    default:
+      return null;
+  }
+}
+
+/**
+ * A cell waiting for the user's go-ahead. Code taken from a repository the
+ * user has not trusted (or its model card) says so, shows in full, and can
+ * trust the repository on the spot.
+ */
+function ApprovalCard(props: {
+  trans: TranslationBundle;
+  approval: IApproval;
+  onAnswer: (approved: boolean, trust: boolean) => void;
+}): JSX.Element {
+  const { trans, approval } = props;
+  const origin = originText(trans, approval);
+  const canTrust = approval.untrusted && approval.repo !== null;
+  const sourceId = `jp-Cookbook-approval-${approval.approvalId}-source`;
+  return (
+    <div
+      className="jp-Cookbook-notice jp-Cookbook-approval"
+      role="group"
+      aria-label={trans.__('Approval for cell %1', approval.cellId)}
+      data-origin={approval.origin}
+      data-untrusted={approval.untrusted ? 'true' : 'false'}
+    >
+      <div className="jp-Cookbook-approvalQuestion">
+        {trans.__('Run cell %1 in your kernel?', approval.cellId)}
+      </div>
+      {origin && <p className="jp-Cookbook-approvalOrigin">{origin}</p>}
+      {approval.untrusted && (
+        <p className="jp-Cookbook-approvalTrust">
+          {trans.__('The repository is not trusted yet.')}
+        </p>
+      )}
+      {approval.reasons.length > 0 && (
+        <ul className="jp-Cookbook-reasons">
+          {approval.reasons.map((reason, i) => (
+            <li key={i}>{reason}</li>
+          ))}
+        </ul>
+      )}
+      {approval.details.length > 0 && (
+        <ul
+          className="jp-Cookbook-reasons jp-Cookbook-approvalDetails"
+          aria-label={trans.__('What will happen')}
+        >
+          {approval.details.map((detail, i) => (
+            <li key={i}>
+              <code>{detail}</code>
+            </li>
+          ))}
+        </ul>
+      )}
+      <pre
+        id={sourceId}
+        className="jp-Cookbook-approvalSource"
+        aria-label={trans.__('The code of cell %1', approval.cellId)}
+        tabIndex={0}
+      >
+        {approval.source}
+      </pre>
+      <div className="jp-Cookbook-row jp-Cookbook-approvalActions">
+        <Button
+          small
+          className="jp-Cookbook-accent"
+          aria-describedby={sourceId}
+          onClick={() => props.onAnswer(true, false)}
+        >
+          {trans.__('Run it')}
+        </Button>
+        {canTrust && (
+          <Button
+            small
+            className="jp-Cookbook-trustButton"
+            title={trans.__(
+              'Trust %1 and run this cell: from now on its code is treated like the model’s',
+              approval.repo!.label
+            )}
+            onClick={() => props.onAnswer(true, true)}
+          >
+            {trans.__('Trust this repository and run')}
+          </Button>
+        )}
+        <Button small minimal onClick={() => props.onAnswer(false, false)}>
+          {trans.__('Skip it')}
+        </Button>
+      </div>
+    </div>
   );
 }

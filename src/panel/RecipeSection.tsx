@@ -1,36 +1,14 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import type { Complexity, IRecipe, IRecipeInput, IStatus } from '../api';
-
-export interface IRecipeForm {
-  prompt: string;
-  template: string;
-  topic: string;
-  complexity: Complexity;
-  /** '' means the server's default provider. */
-  provider: string;
-  /** '' means the provider's default model. */
-  model: string;
-  /** The template's own inputs (e.g. data_path, compare_with), by name. */
-  extras: Record<string, string>;
-}
-
-/** Inputs every template shares; the panel has dedicated fields for them. */
-const COMMON_INPUTS = new Set(['prompt', 'topic', 'complexity', 'hf_model_id']);
-
-/** A template's inputs beyond the common ones. */
-export function extraInputs(recipe: IRecipe | undefined): IRecipeInput[] {
-  return (recipe?.inputs ?? [])
-    .map(input => (typeof input === 'string' ? { name: input } : input))
-    .filter(input => input.name && !COMMON_INPUTS.has(input.name));
-}
+import type { Complexity, IRecipe, IStatus } from '../api';
+import { extraInputs, IRecipeForm } from '../request';
 
 export interface IRecipeSectionProps {
   trans: TranslationBundle;
   form: IRecipeForm;
   onChange: (form: IRecipeForm) => void;
-  recipes: IRecipe[] | null;
+  recipes: ReadonlyArray<IRecipe> | null;
   status: IStatus | null;
   /** Why recipes or status could not be loaded. */
   error: string | null;

@@ -4,7 +4,6 @@ import { Button, caretRightIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import {
-  CookbookAPI,
   CookbookAPIError,
   errorMessage,
   ISecretInfo,
@@ -17,16 +16,16 @@ import {
   reduceSecrets,
   SUGGESTED_SECRET_NAMES
 } from '../secrets';
+import type { ICookbook } from '../tokens';
 import { toDate } from './format';
 import { loadFlag, saveFlag } from './persist';
 
 const OPEN_KEY = 'cookbook-ext:secrets-open:v1';
 
 export interface ISecretsSectionProps {
-  api: CookbookAPI;
+  /** Saving or deleting a secret through it also refreshes the providers' status. */
+  model: ICookbook;
   trans: TranslationBundle;
-  /** A secret was saved or deleted (the providers' status may have changed). */
-  onChanged: (name: string) => void;
   /** Grows when another part of the panel asks to add a key: open and focus the form. */
   focusRequest?: number;
 }
@@ -38,7 +37,7 @@ export interface ISecretsSectionProps {
  * the server only ever sends names and masked hints back.
  */
 export function SecretsSection(props: ISecretsSectionProps): JSX.Element {
-  const { api, trans, onChanged } = props;
+  const { model, trans } = props;
   const [open, setOpen] = React.useState(() => loadFlag(OPEN_KEY, false));
   const [state, dispatch] = React.useReducer(
     reduceSecrets,
@@ -57,16 +56,16 @@ export function SecretsSection(props: ISecretsSectionProps): JSX.Element {
       return;
     }
     const controller = new AbortController();
-    api
-      .listSecrets(controller.signal)
-      .then(secrets => dispatch({ type: 'loaded', secrets }))
+    model
+      .refreshSecrets(controller.signal)
+      .then(secrets => dispatch({ type: 'loaded', secrets: [...secrets] }))
       .catch(err => {
         if (!isAbortError(err) && !controller.signal.aborted) {
           dispatch({ type: 'loadFailed', message: errorMessage(err) });
         }
       });
     return () => controller.abort();
-  }, [api, open, reload]);
+  }, [model, open, reload]);
 
   const setOpenAndRemember = (value: boolean) => {
     setOpen(value);
@@ -101,7 +100,7 @@ export function SecretsSection(props: ISecretsSectionProps): JSX.Element {
     dispatch({ type: 'saving', name: trimmed });
     let saved: ISecretInfo;
     try {
-      saved = await api.setSecret(trimmed, input.value);
+      saved = await model.setSecret(trimmed, input.value);
     } catch (err) {
       // The value stays in the field so the user can correct and retry.
       dispatch({ type: 'failed', message: errorMessage(err) });
@@ -116,7 +115,6 @@ export function SecretsSection(props: ISecretsSectionProps): JSX.Element {
       at: Date.now() / 1000
     });
     setReload(r => r + 1);
-    onChanged(trimmed);
   };
 
   const remove = async (secret: string) => {
@@ -135,7 +133,7 @@ export function SecretsSection(props: ISecretsSectionProps): JSX.Element {
     }
     dispatch({ type: 'deleting', name: secret });
     try {
-      await api.deleteSecret(secret);
+      await model.deleteSecret(secret);
       dispatch({ type: 'deleted', name: secret });
     } catch (err) {
       if (err instanceof CookbookAPIError && err.status === 404) {
@@ -148,7 +146,6 @@ export function SecretsSection(props: ISecretsSectionProps): JSX.Element {
     } finally {
       setReload(r => r + 1);
     }
-    onChanged(secret);
     nameRef.current?.focus();
   };
 
@@ -229,6 +226,13 @@ export function SecretsSection(props: ISecretsSectionProps): JSX.Element {
                       >
                         {secret.hint || '…'}
                       </span>
+                      {secret.unreadable && (
+                        <span className="jp-Cookbook-reason">
+                          {trans.__(
+                            'Cannot be decrypted with the server’s current key: save it again.'
+                          )}
+                        </span>
+                      )}
                       {updated && (
                         <time
                           className="jp-Cookbook-secretTime"

@@ -2,14 +2,22 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { CookbookAPI, errorMessage, IRepoSummary, isAbortError } from '../api';
-import { describeDependencies, describeWarnings, shortCommit } from './format';
+import { errorMessage, IRepoSummary, isAbortError } from '../api';
+import type { ICookbook } from '../tokens';
+import {
+  describeDependencies,
+  describeWarnings,
+  shortCommit,
+  toDate
+} from './format';
 
 export interface ISourceSectionProps {
-  api: CookbookAPI;
+  model: ICookbook;
   trans: TranslationBundle;
+  /** The repository chosen (its latest summary), if any. */
   repo: IRepoSummary | null;
-  onRepo: (repo: IRepoSummary | null) => void;
+  /** The user ingested or picked a repository. */
+  onRepo: (repo: IRepoSummary) => void;
   /** Called when the user picks one of the Hugging Face ids the repo mentions. */
   onPickModel?: (modelId: string) => void;
   /** The model currently chosen, to mark it in the list. */
@@ -21,24 +29,23 @@ export interface ISourceSectionProps {
  * demand, and what the server found in it.
  */
 export function SourceSection(props: ISourceSectionProps): JSX.Element {
-  const { api, trans, repo, onRepo } = props;
+  const { model, trans, repo, onRepo } = props;
   const [source, setSource] = React.useState(repo?.source ?? '');
   const [ref, setRef] = React.useState('');
   const [busy, setBusy] = React.useState(false);
   const [error, setError] = React.useState<string | null>(null);
-  const [recent, setRecent] = React.useState<IRepoSummary[]>([]);
+  const recent = model.repos;
   const abortRef = React.useRef<AbortController | null>(null);
+  const [trustBusy, setTrustBusy] = React.useState(false);
+  const [trustError, setTrustError] = React.useState<string | null>(null);
 
   React.useEffect(() => {
     const controller = new AbortController();
-    api
-      .listRepos(controller.signal)
-      .then(setRecent)
-      .catch(() => {
-        // The list is a convenience; ingesting still works without it.
-      });
+    model.refreshRepos(controller.signal).catch(() => {
+      // The list is a convenience; ingesting still works without it.
+    });
     return () => controller.abort();
-  }, [api, repo?.id]);
+  }, [model, repo?.id]);
 
   React.useEffect(() => () => abortRef.current?.abort(), []);
 
@@ -61,11 +68,10 @@ export function SourceSection(props: ISourceSectionProps): JSX.Element {
     setBusy(true);
     setError(null);
     try {
-      const summary = await api.ingest(
-        value,
-        ref.trim() || undefined,
-        controller.signal
-      );
+      const summary = await model.ingest(value, {
+        ref: ref.trim() || undefined,
+        signal: controller.signal
+      });
       onRepo(summary);
     } catch (err) {
       if (!isAbortError(err)) {
@@ -78,13 +84,33 @@ export function SourceSection(props: ISourceSectionProps): JSX.Element {
     }
   };
 
+  const setTrusted = async (trusted: boolean) => {
+    if (!repo || trustBusy) {
+      return;
+    }
+    setTrustBusy(true);
+    setTrustError(null);
+    try {
+      // The model's repositories change: `repo` is the new summary.
+      await model.trustRepo(repo.id, trusted);
+    } catch (err) {
+      setTrustError(errorMessage(err));
+    } finally {
+      setTrustBusy(false);
+    }
+  };
+
+  React.useEffect(() => {
+    setTrustError(null);
+  }, [repo?.id]);
+
   const pickRecent = async (id: string) => {
     if (!id) {
       return;
     }
     setError(null);
     try {
-      const summary = await api.getRepo(id);
+      const summary = await model.getRepo(id);
       setSource(summary.source);
       onRepo(summary);
     } catch (err) {
@@ -183,6 +209,9 @@ export function SourceSection(props: ISourceSectionProps): JSX.Element {
           trans={trans}
           onPickModel={props.onPickModel}
           selectedModel={props.selectedModel}
+          onTrust={trusted => void setTrusted(trusted)}
+          trustBusy={trustBusy}
+          trustError={trustError}
         />
       )}
     </section>
@@ -194,6 +223,9 @@ function RepoSummaryView(props: {
   trans: TranslationBundle;
   onPickModel?: (modelId: string) => void;
   selectedModel?: string;
+  onTrust: (trusted: boolean) => void;
+  trustBusy: boolean;
+  trustError: string | null;
 }): JSX.Element {
   const { repo, trans } = props;
   const deps = describeDependencies(repo.dependencies);
@@ -212,6 +244,13 @@ function RepoSummaryView(props: {
         )}
         {repo.ref && <span className="jp-Cookbook-tag">{repo.ref}</span>}
       </div>
+      <TrustView
+        repo={repo}
+        trans={trans}
+        onTrust={props.onTrust}
+        busy={props.trustBusy}
+        error={props.trustError}
+      />
       <dl className="jp-Cookbook-facts">
         <dt>{trans.__('Files')}</dt>
         <dd className="jp-Cookbook-filesCount">{repo.files_count ?? '–'}</dd>
@@ -301,6 +340,60 @@ function RepoSummaryView(props: {
           </ul>
         )}
       </details>
+    </div>
+  );
+}
+
+/**
+ * Whether the user trusts the repository. Until they do, Cookbook asks before
+ * running any code taken from it or its model card; one click trusts it.
+ */
+function TrustView(props: {
+  repo: IRepoSummary;
+  trans: TranslationBundle;
+  onTrust: (trusted: boolean) => void;
+  busy: boolean;
+  error: string | null;
+}): JSX.Element {
+  const { repo, trans } = props;
+  const trusted = repo.trusted === true;
+  const since = trusted ? toDate(repo.trusted_at) : null;
+  return (
+    <div
+      className="jp-Cookbook-trust"
+      role="group"
+      aria-label={trans.__('Trust in %1', repo.name)}
+      data-trusted={trusted ? 'true' : 'false'}
+    >
+      <p id="jp-Cookbook-trust-state" className="jp-Cookbook-trustState">
+        {trusted
+          ? since
+            ? trans.__(
+                'Trusted since %1: its code runs under your usual approval setting.',
+                since.toLocaleString()
+              )
+            : trans.__(
+                'Trusted: its code runs under your usual approval setting.'
+              )
+          : trans.__('Not trusted: its code asks before it runs.')}
+      </p>
+      <Button
+        small
+        minimal={trusted}
+        className="jp-Cookbook-trustButton"
+        aria-describedby="jp-Cookbook-trust-state"
+        disabled={props.busy}
+        onClick={() => props.onTrust(!trusted)}
+      >
+        {trusted
+          ? trans.__('Stop trusting')
+          : trans.__('Trust this repository')}
+      </Button>
+      {props.error && (
+        <div className="jp-Cookbook-error" role="alert">
+          {props.error}
+        </div>
+      )}
     </div>
   );
 }

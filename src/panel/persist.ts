@@ -2,7 +2,7 @@
  * Remembers the panel's inputs across page reloads (localStorage), so a
  * reload during a generation brings back the same recipe and source.
  */
-import type { IRecipeForm } from './RecipeSection';
+import type { IRecipeForm } from '../request';
 
 const KEY = 'cookbook-ext:form:v1';
 

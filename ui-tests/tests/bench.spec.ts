@@ -66,9 +66,11 @@ test.describe('@bench Cookbook benchmarks', () => {
     await ingestFixture(panel);
 
     // Record when each Cookbook cell first shows up in the shared model.
-    await page.evaluate(p => {
-      const app = (window as any).jupyterapp;
-      const handle = app.cookbook.host.find(p);
+    await page.evaluate(async p => {
+      const cookbook = await (window as any).galata.getPlugin(
+        'cookbook-ext:core'
+      );
+      const handle = cookbook.notebooks.find(p);
       const seen: Record<string, number> = {};
       (window as any).__cookbookSeen = seen;
       const scan = () => {
@@ -121,18 +123,19 @@ test.describe('@bench Cookbook benchmarks', () => {
       target_p95: 150
     };
     // Where the time goes: server + network (emitted → received) and the
-    // client (received → in the model), from the manager's own timings.
+    // client (received → in the model), from the model's own timings.
     const metrics: Array<{
       ts: number;
       receivedAt: number;
       insertedAt: number;
-    }> = await page.evaluate(
-      gid =>
-        (window as any).jupyterapp.cookbook.manager.metrics.filter(
-          (m: any) => m.generationId === gid
-        ),
-      id
-    );
+    }> = await page.evaluate(async gid => {
+      const cookbook = await (window as any).galata.getPlugin(
+        'cookbook-ext:core'
+      );
+      return cookbook.insertionMetrics.filter(
+        (m: any) => m.generationId === gid
+      );
+    }, id);
     results.insert_breakdown_ms = {
       server_network_p95: round(
         percentile(
@@ -210,7 +213,7 @@ test.describe('@bench Cookbook benchmarks', () => {
       );
       const ms = (await restoredAt.jsonValue()) as number;
       const loaded = await page.evaluate(() =>
-        (window as any).jupyterapp.hasPlugin('cookbook-ext:plugin')
+        (window as any).jupyterapp.hasPlugin('cookbook-ext:core')
       );
       expect(loaded).toBe(withExtension);
       await context.close();

@@ -8,7 +8,10 @@ import {
   inTmp,
   notebookCells,
   openCookbook,
+  openGate,
+  scripted,
   serverGeneration,
+  serverStatus,
   validatedOrder,
   waitApproving,
   waitForStatus
@@ -102,13 +105,18 @@ test.describe('Generating into a notebook', () => {
     const path = inTmp(tmpPath, 'cancel.ipynb');
     const panel = await openCookbook(page);
     await ingestFixture(panel);
-    const id = await generate(panel, '[scripted cells=40 delay=0.4]');
-    await expect
-      .poll(
-        async () => cookbookCells(await notebookCells(page, path), id).length,
-        { timeout: 30_000 }
-      )
-      .toBeGreaterThanOrEqual(3);
+    // It stops after three code cells until the gate opens, which it never does
+    // before the cancel: the generation is surely running when it is cancelled.
+    const gate = `${tmpPath}/gate`;
+    const id = await generate(
+      panel,
+      scripted('cells=40 delay=0', gate, [3])
+    );
+    const inNotebook = async () =>
+      cookbookCells(await notebookCells(page, path), id).length;
+    // The markdown cell and three code cells.
+    await expect.poll(inNotebook, { timeout: 60_000 }).toBe(4);
+    expect(await serverStatus(page, id)).toBe('running');
     expect(
       await panel.locator('.jp-Cookbook-progress').screenshot()
     ).toMatchSnapshot('progress-running.png', { maxDiffPixelRatio: 0.2 });
@@ -120,14 +128,18 @@ test.describe('Generating into a notebook', () => {
 
     const server = await serverGeneration(page, id);
     expect(server.status).toBe('cancelled');
-    const count = cookbookCells(await notebookCells(page, path), id).length;
-    expect(count).toBe(server.cells.length);
-    expect(count).toBeLessThan(41);
-    // Nothing more arrives afterwards.
-    await page.waitForTimeout(1500);
-    expect(cookbookCells(await notebookCells(page, path), id)).toHaveLength(
-      count
+    expect(server.cells).toHaveLength(4);
+    // Nothing more arrives afterwards: a provider that missed the cancel would
+    // go on once its gate opens, but the stream is closed, ending in the cancel.
+    await openGate(page, gate, 3);
+    const response = await page.request.get(
+      `/cookbook/generations/${id}/events?after=0&timeout=0`
     );
+    const { events, done } = await response.json();
+    expect(done).toBe(true);
+    expect(events[events.length - 1].type).toBe('cancelled');
+    expect((await serverGeneration(page, id)).cells).toHaveLength(4);
+    expect(await inNotebook()).toBe(4);
   });
 
   test('a page reload during a generation loses nothing and duplicates nothing', async ({
@@ -138,22 +150,20 @@ test.describe('Generating into a notebook', () => {
     const path = inTmp(tmpPath, 'reload.ipynb');
     let panel = await openCookbook(page);
     await ingestFixture(panel);
-    const id = await generate(panel, '[scripted cells=12 delay=0.5]');
-    await expect
-      .poll(
-        async () => cookbookCells(await notebookCells(page, path), id).length,
-        { timeout: 30_000 }
-      )
-      .toBeGreaterThanOrEqual(3);
+    // Held after 3 code cells (saved), then after 6 (not saved, then the reload).
+    const gate = `${tmpPath}/gate`;
+    const id = await generate(
+      panel,
+      scripted('cells=12 delay=0', gate, [3, 6])
+    );
+    const inNotebook = async () =>
+      cookbookCells(await notebookCells(page, path), id).length;
+    await expect.poll(inNotebook, { timeout: 60_000 }).toBe(4);
     // Save what is there so far, so the reload finds some cells on disk and
     // must not insert them twice; the rest were unsaved and must come back.
     await page.notebook.save();
-    await expect
-      .poll(
-        async () => cookbookCells(await notebookCells(page, path), id).length,
-        { timeout: 30_000 }
-      )
-      .toBeGreaterThanOrEqual(5);
+    await openGate(page, gate, 3);
+    await expect.poll(inNotebook, { timeout: 60_000 }).toBe(7);
 
     page.on('dialog', dialog => void dialog.accept());
     // Galata's ready check waits for a Launcher; the restored layout has the notebook.
@@ -161,14 +171,16 @@ test.describe('Generating into a notebook', () => {
     await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
     await expect(page.locator('.jp-NotebookPanel')).toBeVisible();
     panel = await openCookbook(page);
+    // Still running (held): the unsaved cells come back from the server.
+    await waitForStatus(panel, 'running', 60_000);
+    await expect.poll(inNotebook, { timeout: 60_000 }).toBe(7);
+    await openGate(page, gate, 6);
     await waitForStatus(panel, 'finished', 60_000);
 
     const server = await serverGeneration(page, id);
+    expect(server.cells).toHaveLength(13);
     await expect
-      .poll(
-        async () => cookbookCells(await notebookCells(page, path), id).length,
-        { timeout: 15_000 }
-      )
+      .poll(inNotebook, { timeout: 15_000 })
       .toBe(server.cells.length);
     const ids = cookbookCells(await notebookCells(page, path), id).map(
       c => c.metadata.cookbook.cell_id
@@ -184,34 +196,47 @@ test.describe('Generating into a notebook', () => {
     const path = inTmp(tmpPath, 'dropped.ipynb');
     const panel = await openCookbook(page);
     await ingestFixture(panel);
-    const id = await generate(panel, '[scripted cells=16 delay=0.4]');
+    // Held after 2 code cells (before the drop) and after 8 (while it lasts).
+    const gate = `${tmpPath}/gate`;
+    const id = await generate(
+      panel,
+      scripted('cells=16 delay=0', gate, [2, 8])
+    );
     const inNotebook = async () =>
       cookbookCells(await notebookCells(page, path), id).length;
-    await expect
-      .poll(inNotebook, { timeout: 30_000 })
-      .toBeGreaterThanOrEqual(2);
+    await expect.poll(inNotebook, { timeout: 60_000 }).toBe(3);
 
-    // Every event request fails, as when the network drops, for a few seconds.
+    // Every new event request fails, as when the network drops. The request
+    // already waiting is answered by the next event: open the gate for it.
     const events = '**/cookbook/generations/*/events*';
     const drop = (route: Route) => route.abort();
     await page.route(events, drop);
+    await openGate(page, gate, 2);
     const notice = panel
       .locator('.jp-Cookbook-progress .jp-Cookbook-notice')
       .filter({ hasText: 'reconnecting' });
     await expect(notice).toBeVisible({ timeout: 30_000 });
     const cutOff = await inNotebook();
-    await page.waitForTimeout(3_000);
-    // Nothing reached the notebook meanwhile; the server went on validating.
+    // The server goes on validating, up to its next hold (markdown + 8 cells)...
+    await expect
+      .poll(async () => (await serverGeneration(page, id)).cells.length, {
+        timeout: 60_000
+      })
+      .toBe(9);
+    // ...and none of it reached the notebook meanwhile.
+    expect(cutOff).toBeLessThan(9);
     expect(await inNotebook()).toBe(cutOff);
-    expect((await serverGeneration(page, id)).cells.length).toBeGreaterThan(
-      cutOff
-    );
 
     await page.unroute(events, drop);
-    await waitForStatus(panel, 'finished', 60_000);
+    // Back online, still running: what was missed comes in.
+    await expect.poll(inNotebook, { timeout: 60_000 }).toBe(9);
     await expect(notice).toHaveCount(0);
+    expect(await serverStatus(page, id)).toBe('running');
+    await openGate(page, gate, 8);
+    await waitForStatus(panel, 'finished', 60_000);
 
     const server = await serverGeneration(page, id);
+    expect(server.cells).toHaveLength(17);
     await expect
       .poll(inNotebook, { timeout: 15_000 })
       .toBe(server.cells.length);

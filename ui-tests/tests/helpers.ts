@@ -58,16 +58,34 @@ export async function generate(
   return id!;
 }
 
-/** The cells of the notebook at `path`, from its shared model (what collaborators see). */
+/**
+ * The cells of the notebook at `path`, from its shared model (what
+ * collaborators see), as the Cookbook service (`ICookbook.notebooks`) sees it.
+ */
 export async function notebookCells(
   page: IJupyterLabPageFixture,
   path: string
 ): Promise<any[]> {
-  return page.evaluate(p => {
-    const app = (window as any).jupyterapp;
-    const host = app.cookbook.host;
-    const handle = host.find(p);
+  return page.evaluate(async p => {
+    // The service the `cookbook-ext:core` plugin provides for ICookbook.
+    const cookbook = await (window as any).galata.getPlugin(
+      'cookbook-ext:core'
+    );
+    const handle = cookbook.notebooks.find(p);
     return handle ? handle.shared.cells.map((c: any) => c.toJSON()) : [];
+  }, path);
+}
+
+/** The id of the kernel running for the notebook at `path`, if any. */
+export async function notebookKernelId(
+  page: IJupyterLabPageFixture,
+  path: string
+): Promise<string | null> {
+  return page.evaluate(async p => {
+    const cookbook = await (window as any).galata.getPlugin(
+      'cookbook-ext:core'
+    );
+    return cookbook.notebooks.find(p)?.kernelId() ?? null;
   }, path);
 }
 
@@ -91,23 +109,35 @@ export async function waitApproving(
   timeout = 90_000
 ): Promise<number> {
   const progress = panel.locator('.jp-Cookbook-progress');
+  const reached = panel.locator(
+    `.jp-Cookbook-progress[data-status="${status}"]`
+  );
+  const run = panel
+    .locator('.jp-Cookbook-approval')
+    .getByRole('button', { name: 'Run it' })
+    .first();
   const deadline = Date.now() + timeout;
   let approved = 0;
-  while (Date.now() < deadline) {
+  for (;;) {
+    // Whichever comes first: the status, or a question to answer.
+    await expect(reached.or(run).first()).toBeVisible({
+      timeout: Math.max(1, deadline - Date.now())
+    });
     if ((await progress.getAttribute('data-status')) === status) {
       return approved;
     }
-    const run = panel
-      .locator('.jp-Cookbook-approval')
-      .getByRole('button', { name: 'Run it' });
-    if (await run.first().isVisible()) {
-      await run.first().click();
+    const button = await run.elementHandle({ timeout: 1_000 }).catch(() => null);
+    if (button && (await button.isVisible())) {
+      await button.click();
       approved++;
+      // This card (keyed by its approval) goes once the answer is taken: never
+      // answer the same question twice.
+      await button.waitForElementState('hidden', {
+        timeout: Math.max(1, deadline - Date.now())
+      });
+      await button.dispose();
     }
-    await panel.page().waitForTimeout(200);
   }
-  await expect(progress).toHaveAttribute('data-status', status);
-  return approved;
 }
 
 export async function waitForStatus(
@@ -172,4 +202,45 @@ export async function openSecrets(panel: Locator): Promise<Locator> {
   const section = panel.locator('.jp-Cookbook-secretsSection');
   await expect(section.locator('.jp-Cookbook-secretForm')).toBeVisible();
   return section;
+}
+
+/**
+ * The prompt of a scripted generation (ui-tests/cookbook_test_provider.py)
+ * that waits at each of `holds` (code cells written) until `openGate` opens
+ * it. `gate` is a path under the server root, e.g. in the test's `tmpPath`.
+ */
+export function scripted(
+  options: string,
+  gate?: string,
+  holds: number[] = []
+): string {
+  const gating = gate ? ` gate=${gate} hold=${holds.join(',')}` : '';
+  return `[scripted ${options}${gating}]`;
+}
+
+/**
+ * Let a scripted generation go on past its hold after `hold` code cells:
+ * create the gate file it waits for, through the contents API.
+ */
+export async function openGate(
+  page: IJupyterLabPageFixture,
+  gate: string,
+  hold: number
+): Promise<void> {
+  const path = `${gate}-${hold}`
+    .split('/')
+    .map(encodeURIComponent)
+    .join('/');
+  const response = await page.request.put(`/api/contents/${path}`, {
+    data: { type: 'file', format: 'text', content: '' }
+  });
+  expect(response.ok(), `open ${path}: HTTP ${response.status()}`).toBe(true);
+}
+
+/** The generation's status on the server. */
+export async function serverStatus(
+  page: IJupyterLabPageFixture,
+  id: string
+): Promise<string> {
+  return (await serverGeneration(page, id)).status;
 }

@@ -6,7 +6,10 @@ import {
   ingestFixture,
   inTmp,
   notebookCells,
+  notebookKernelId,
   openCookbook,
+  openGate,
+  scripted,
   validatedOrder,
   waitForStatus
 } from './helpers';
@@ -25,11 +28,7 @@ test.describe('Around a generation', () => {
     );
     const id = await generate(panel, '[scripted cells=2 delay=0.05]');
     await waitForStatus(panel, 'finished');
-    const kernelId = await page.evaluate(
-      p => (window as any).jupyterapp.cookbook.host.find(p)?.kernelId(),
-      path
-    );
-    expect(kernelId).toBeTruthy();
+    expect(await notebookKernelId(page, path)).toBeTruthy();
     expect(cookbookCells(await notebookCells(page, path), id)).toHaveLength(3);
   });
 
@@ -41,18 +40,21 @@ test.describe('Around a generation', () => {
     const path = inTmp(tmpPath, 'closed.ipynb');
     const panel = await openCookbook(page);
     await ingestFixture(panel);
-    const id = await generate(panel, '[scripted cells=8 delay=0.4]');
+    // It waits after two code cells until the notebook is closed.
+    const gate = `${tmpPath}/gate`;
+    const id = await generate(panel, scripted('cells=8 delay=0', gate, [2]));
     await expect
       .poll(
         async () => cookbookCells(await notebookCells(page, path), id).length,
         {
-          timeout: 30_000
+          timeout: 60_000
         }
       )
-      .toBeGreaterThanOrEqual(2);
+      .toBe(3);
     await page.notebook.save();
-    // Close it, dropping whatever was not saved.
+    // Close it, dropping whatever was not saved; only then does the generation go on.
     await page.notebook.close(true);
+    await openGate(page, gate, 2);
     await waitForStatus(panel, 'finished', 60_000);
 
     const offer = panel.locator('.jp-Cookbook-offer');

@@ -1,8 +1,8 @@
 /**
- * The open notebooks as the generation manager sees them: find one by path
- * once its content is loaded, hear when one opens or closes, start its
- * kernel. Built on the optional notebook tracker, so the panel also loads
- * where there are no notebooks (e.g. Notebook 7's file browser page).
+ * The open notebooks as Cookbook sees them: find one by path once its
+ * content is loaded, hear when one opens or closes, start its kernel. Built
+ * on the optional notebook tracker, so the panel also loads where there are
+ * no notebooks (e.g. Notebook 7's file browser page).
  */
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISignal, Signal } from '@lumino/signaling';

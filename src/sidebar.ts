@@ -1,0 +1,44 @@
+/**
+ * The left sidebar's Cookbook widget: a lightweight placeholder that loads
+ * the React panel the first time it is shown, so the extension adds little
+ * to JupyterLab's start-up.
+ */
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { Panel } from '@lumino/widgets';
+
+import type { CookbookPanel } from './panel/CookbookPanel';
+import type { ICookbook } from './tokens';
+
+export interface ICookbookSidebarOptions {
+  model: ICookbook;
+  trans: TranslationBundle;
+  /** Open a file in the application (to bring a closed target back). */
+  openPath: (path: string) => void;
+}
+
+export class CookbookSidebar extends Panel {
+  constructor(private readonly _options: ICookbookSidebarOptions) {
+    super();
+    this.addClass('jp-Cookbook-sidebar');
+  }
+
+  /** The panel, loading it if needed. */
+  ready(): Promise<CookbookPanel> {
+    if (!this._ready) {
+      this._ready = import('./panel/CookbookPanel').then(
+        ({ CookbookPanel }) => {
+          const panel = new CookbookPanel(this._options);
+          this.addWidget(panel);
+          return panel;
+        }
+      );
+    }
+    return this._ready;
+  }
+
+  protected onBeforeShow(): void {
+    void this.ready();
+  }
+
+  private _ready: Promise<CookbookPanel> | null = null;
+}

@@ -310,6 +310,12 @@ def _report(code: str) -> RiskReport:
 
 
 @pytest.mark.parametrize(("code", "reasons"), [c[1:] for c in EVASIONS], ids=[c[0] for c in EVASIONS])
+
+def test_an_install_of_a_run_time_list_says_so():
+    report = assess_risk('to_install = "torch"\n%pip install -q {to_install}')
+    assert report.reasons == [INSTALLS]
+    assert report.details == ["installs the packages in {to_install} (chosen when the cell runs)"]
+
 def test_evasions_are_recognised(code: str, reasons: list[str]) -> None:
     report = _report(code)
     assert report.reasons == reasons, report.details

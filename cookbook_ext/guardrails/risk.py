@@ -679,6 +679,8 @@ def _install_detail(verb: str, args: str) -> str:
                 names.append(value)
             elif option in ("-i", "--index-url", "--extra-index-url", "-f", "--find-links"):
                 extra.append(f"from {value}")
+        elif "{" in word or "$" in word:  # IPython expands {name} / $name when the cell runs
+            names.append(f"the packages in {word} (chosen when the cell runs)")
         else:
             names.append(word)
         i += 1

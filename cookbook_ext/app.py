@@ -19,14 +19,18 @@ from .workers import Workers
 
 if TYPE_CHECKING:
     from .agent.providers.registry import ProviderRegistry
+    from .comparisons import ComparisonRunner
     from .hf_models import ModelMetadata
+    from .recipes import RecipeRegistry
     from .runner import GenerationRunner
 
 
 def default_classes() -> dict[str, type]:
     """The collaborators a deployment or a test can swap (CookbookApp's `*_class` traits)."""
     from .agent.providers.registry import ProviderRegistry
+    from .comparisons import ComparisonRunner
     from .hf_models import ModelMetadata
+    from .recipes import RecipeRegistry
     from .runner import GenerationRunner
 
     return {
@@ -34,7 +38,9 @@ def default_classes() -> dict[str, type]:
         "repositories": RepositoryManager,
         "models": ModelMetadata,
         "providers": ProviderRegistry,
+        "recipes": RecipeRegistry,
         "runner": GenerationRunner,
+        "comparisons": ComparisonRunner,
     }
 
 
@@ -110,6 +116,8 @@ class Cookbook(Repositories):
             store=self.store, secret=self.secrets.resolve, workers=self.workers, **made
         )
         self.providers: ProviderRegistry = kinds["providers"](**made)
+        # The user's recipe folder is <jupyter data dir>/cookbook/recipes (data_dir/recipes).
+        self.recipes: RecipeRegistry = kinds["recipes"](data_dir=data_dir, workers=self.workers, **made)
         self.events = EventLog(self.store, log=self.log)
         self.runner: GenerationRunner = kinds["runner"](
             store=self.store,
@@ -120,7 +128,11 @@ class Cookbook(Repositories):
             secrets=self.secrets,
             workers=self.workers,
             kernel_manager=kernel_manager,
+            recipes=self.recipes,
             **made,
+        )
+        self.comparisons: ComparisonRunner = kinds["comparisons"](
+            runner=self.runner, store=self.store, workers=self.workers, **made
         )
         self.kernel_manager = kernel_manager
 

@@ -49,10 +49,12 @@ MOVED: dict[str, str] = {
             "approval_mode",
             "approval_floor",
             "max_running_generations",
+            "verify",
         ),
         "GenerationRunner",
     ),
     "admin_secrets": "SecretsManager",
+    **dict.fromkeys(("recipe_paths", "catalog_urls", "allowed_catalogs"), "RecipeRegistry"),
 }
 
 

@@ -14,8 +14,10 @@ from traitlets import Bool, Type, Unicode, default
 
 from .agent.providers.registry import ProviderRegistry
 from .app import Cookbook
+from .comparisons import ComparisonRunner
 from .config_aliases import alias_traits
 from .hf_models import ModelMetadata
+from .recipes import RecipeRegistry
 from .repositories import RepositoryManager
 from .runner import GenerationRunner
 from .secrets import SecretsManager
@@ -28,7 +30,14 @@ class CookbookApp(ExtensionApp):
 
     name = "cookbook_ext"
     load_other_extensions = True
-    classes = [SecretsManager, RepositoryManager, ModelMetadata, ProviderRegistry, GenerationRunner]
+    classes = [
+        SecretsManager,
+        RepositoryManager,
+        ModelMetadata,
+        ProviderRegistry,
+        RecipeRegistry,
+        GenerationRunner,
+    ]
 
     data_dir = Unicode(config=True, help="Folder for the store, repository clones and the secrets key.")
 
@@ -63,8 +72,20 @@ class CookbookApp(ExtensionApp):
         config=True,
         help="Finds the model providers (built-in and plug-ins).",
     )
+    recipe_registry_class = Type(
+        default_value=RecipeRegistry,
+        klass=RecipeRegistry,
+        config=True,
+        help="Finds, reloads and renders recipes; installs catalogue packs.",
+    )
     runner_class = Type(
         default_value=GenerationRunner, klass=GenerationRunner, config=True, help="Runs generations."
+    )
+    comparison_runner_class = Type(
+        default_value=ComparisonRunner,
+        klass=ComparisonRunner,
+        config=True,
+        help="Runs one recipe across several providers and models.",
     )
     mark_interrupted_on_start = Bool(True, config=True, help="Mark generations left running as interrupted.")
 
@@ -84,7 +105,9 @@ class CookbookApp(ExtensionApp):
                 "repositories": self.repository_manager_class,
                 "models": self.model_metadata_class,
                 "providers": self.provider_registry_class,
+                "recipes": self.recipe_registry_class,
                 "runner": self.runner_class,
+                "comparisons": self.comparison_runner_class,
             },
             kernel_manager=self.serverapp.kernel_manager,
             log=self.log,
@@ -108,6 +131,8 @@ class CookbookApp(ExtensionApp):
             "cookbook_providers": cookbook.providers,
             "cookbook_runner": cookbook.runner,
             "cookbook_events": cookbook.events,
+            "cookbook_recipes": cookbook.recipes,
+            "cookbook_comparisons": cookbook.comparisons,
         }
 
     def initialize_handlers(self) -> None:

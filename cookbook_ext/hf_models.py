@@ -1,5 +1,6 @@
 """Hugging Face model metadata for the panel and the engine: search and one model's card, with
-answers cached in the store (see huggingface.py for the client)."""
+answers cached in the store and the local Hugging Face cache to fall back on (see huggingface.py
+for the client)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ from .workers import Workers
 class ModelMetadata(LoggingConfigurable):
     hf_endpoint = Unicode("", config=True, help="Hugging Face Hub endpoint (empty: the library's default).")
     hf_cache_ttl = Float(3600.0, config=True, help="Seconds model metadata stays fresh in the cache.")
+    hf_cache_dir = Unicode(
+        "",
+        config=True,
+        help="The local Hugging Face cache that model metadata (card, config, revision) falls back on "
+        "when the Hub is unreachable or HF_HUB_OFFLINE is set (empty: huggingface_hub's own, from "
+        "HF_HUB_CACHE or HF_HOME).",
+    )
 
     def __init__(
         self, *, store: AsyncStore, secret: Callable[[str], str | None], workers: Workers, **kwargs: Any
@@ -33,6 +41,7 @@ class ModelMetadata(LoggingConfigurable):
             token=self._secret("HF_TOKEN"),
             cache=_StoreCache(self.store.sync),
             ttl=self.hf_cache_ttl,
+            local_cache_dir=self.hf_cache_dir or None,
         )
 
     async def info(self, model_id: str) -> dict[str, Any]:

@@ -2,22 +2,27 @@
 
 Everything goes through huggingface_hub's own client, session and error types, so an `endpoint` (a mirror,
 or a fake server in the tests) and HF_HUB_OFFLINE behave as they do for the rest of the Hugging Face stack.
+When the Hub is unreachable or switched off and Cookbook has no copy of its own, a model's card, config
+and revision come from the local Hugging Face cache (huggingface_hub's cache API), marked `from_cache`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 import httpx2
-from huggingface_hub import HfApi, ModelInfo, get_session, get_token, hf_hub_url
+from huggingface_hub import HfApi, ModelInfo, get_session, get_token, hf_hub_url, try_to_load_from_cache
+from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import (
     GatedRepoError,
     HfHubHTTPError,
@@ -26,6 +31,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.file_download import repo_folder_name
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
 from cookbook_ext.errors import (
@@ -44,6 +50,7 @@ __all__ = [
     "MemoryModelCache",
     "ModelCache",
     "default_hf_token",
+    "read_local_cache",
     "split_model_card",
     "validate_model_id",
 ]
@@ -243,6 +250,8 @@ class HubClient:
         cache: ModelCache | None = None,
         ttl: float = 3600.0,
         timeout: float = 15.0,
+        local_cache_dir: str | Path | None = None,
+        use_local_cache: bool = True,
     ) -> None:
         if ttl < 0:
             raise ValueError("ttl must not be negative")
@@ -256,6 +265,9 @@ class HubClient:
         self._cache = cache
         self._ttl = ttl
         self._timeout = timeout
+        # The Hugging Face cache to fall back on (None: huggingface_hub's own, HF_HUB_CACHE or HF_HOME).
+        self._local_cache_dir = local_cache_dir
+        self._use_local_cache = use_local_cache
 
     @property
     def endpoint(self) -> str:
@@ -270,7 +282,9 @@ class HubClient:
     def model_info(self, model_id: str, *, revision: str | None = None, refresh: bool = False) -> dict:
         """Metadata, files and the split model card of one model; from the cache while it is fresh.
 
-        When the Hub cannot be reached and a cached copy exists, that copy comes back with `stale: True`.
+        When the Hub cannot be reached (or HF_HUB_OFFLINE is set) and a cached copy exists, that copy comes
+        back with `stale: True`; without one, what the local Hugging Face cache holds for the model (card,
+        config, revision, file names) comes back with `stale` and `from_cache` true and a `message`.
         """
         model_id = validate_model_id(model_id)
         revision = _validate_revision(revision)
@@ -287,7 +301,10 @@ class HubClient:
             data = self._fetch_model(model_id, revision)
         except (Upstream, UpstreamTimeout) as err:
             if cached is None:
-                raise
+                local = self._from_local_cache(model_id, revision, err)
+                if local is None:
+                    raise
+                return local
             logger.warning("Hugging Face Hub unavailable for %s (%s); serving the cached copy", model_id, err)
             return self._answer(model_id, cached[0], cached[1], stale=True)
         self._cache_put(key, data)
@@ -298,7 +315,28 @@ class HubClient:
 
     def _answer(self, model_id: str, data: dict, fetched_at: float, *, stale: bool) -> dict:
         self._require_access(data.get("id", model_id), data.get("gated"))
-        return {**data, "fetched_at": fetched_at, "stale": stale}
+        return {**data, "fetched_at": fetched_at, "stale": stale, "from_cache": False}
+
+    def _from_local_cache(self, model_id: str, revision: str | None, err: CookbookError) -> dict | None:
+        """The model as the local Hugging Face cache has it, when the Hub failed with `err`; None when
+        the cache holds nothing of it (or is switched off)."""
+        if not self._use_local_cache:
+            return None
+        try:
+            found = read_local_cache(model_id, revision, cache_dir=self._local_cache_dir)
+        except Exception:  # a damaged cache is no reason to hide the Hub's own error
+            logger.warning("Could not read the local Hugging Face cache for %s", model_id, exc_info=True)
+            return None
+        if found is None:
+            return None
+        why = "HF_HUB_OFFLINE is set" if err.code == "hub_offline" else "the Hub could not be reached"
+        logger.info("Hugging Face Hub unavailable for %s (%s); using the local cache", model_id, err.code)
+        return {
+            **found,
+            "stale": True,
+            "from_cache": True,
+            "message": f"from local cache ({why}): the card, config and revision cached on this machine",
+        }
 
     def _require_access(self, model_id: str, gated: Any) -> None:
         # The Hub shows a gated model's card to anyone, but its weights only to accepted users: without a
@@ -485,6 +523,155 @@ class HubClient:
             self._cache.put(key, data)
         except Exception:
             logger.warning("Model cache write failed for %s", key, exc_info=True)
+
+
+# ------------------------------------------------------------------------------------------ local cache
+
+MAX_CONFIG_BYTES = 1024 * 1024
+_CONFIG_KEEP_CHARS = 2_000  # per value, for a config too large to keep whole
+_FRONT_MATTER_KEYS = ("library_name", "pipeline_tag", "license", "tags", "language", "base_model", "datasets")
+
+
+def read_local_cache(
+    model_id: str, revision: str | None = None, *, cache_dir: str | Path | None = None
+) -> dict | None:
+    """What the local Hugging Face cache holds for `model_id` at `revision` (default "main"): the model
+    dict of `model_info` (id, sha, card, card data from the card's front matter, library and task where
+    the card names them, the cached files) plus `config` (config.json) and `fetched_at` (when the
+    revision was cached). None when nothing of the model is cached. Reads files only, no network."""
+    model_id = validate_model_id(model_id)
+    ref = _validate_revision(revision) or "main"
+    folder = Path(cache_dir if cache_dir is not None else hf_constants.HF_HUB_CACHE)
+    snapshot: Path | None = None
+    for name in ("README.md", "config.json"):
+        path = try_to_load_from_cache(model_id, name, cache_dir=folder, revision=ref)
+        if isinstance(path, str):
+            snapshot = Path(path).parent
+            break
+    repo_folder = folder / repo_folder_name(repo_id=model_id, repo_type="model")
+    if snapshot is None:  # neither file: the revision's snapshot may still hold others (weights)
+        ref_file = repo_folder / "refs" / ref
+        sha = ref_file.read_text(errors="replace").strip() if ref_file.is_file() else ref
+        candidate = repo_folder / "snapshots" / sha
+        if not sha or "/" in sha or sha.startswith(".") or not candidate.is_dir():
+            return None
+        snapshot = candidate
+    sha = snapshot.name
+    files = _snapshot_files(snapshot)
+    readme = _read_capped(snapshot / "README.md", MAX_README_BYTES)
+    config = _read_config(snapshot / "config.json")
+    card_data = _front_matter_fields(readme)
+    tags = [t for t in card_data.get("tags") or [] if isinstance(t, str)]
+    library = card_data.get("library_name")
+    if not isinstance(library, str):
+        names = {f["path"] for f in files}
+        if "config_sentence_transformers.json" in names or "modules.json" in names:
+            library = "sentence-transformers"
+        elif isinstance(config, dict) and ("model_type" in config or "architectures" in config):
+            library = "transformers"
+        else:
+            library = None
+    stamp = repo_folder / "refs" / ref
+    fetched_at = (stamp if stamp.is_file() else snapshot).stat().st_mtime
+    pipeline_tag = card_data.get("pipeline_tag")
+    return {
+        "id": model_id,
+        "author": model_id.split("/")[0] if "/" in model_id else None,
+        "sha": sha,
+        "created_at": None,
+        "last_modified": None,
+        "downloads": 0,
+        "likes": 0,
+        "tags": tags,
+        "pipeline_tag": pipeline_tag if isinstance(pipeline_tag, str) else None,
+        "library_name": library,
+        "gated": False,  # not known offline; the cached files are there to load
+        "private": False,
+        "license": _license(card_data.get("license"), tags),
+        "card_data": card_data,
+        "card": split_model_card(readme),
+        "config": config,
+        "files": files[:MAX_FILES],
+        "files_truncated": len(files) > MAX_FILES,
+        "parameters": None,
+        "fetched_at": fetched_at,
+    }
+
+
+def _snapshot_files(snapshot: Path) -> list[dict]:
+    """The files of a cached snapshot (links into the blob store), by path, with their sizes."""
+    out: list[dict] = []
+    for dirpath, dirnames, filenames in os.walk(snapshot):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            try:
+                size = path.stat().st_size  # follows the link to the blob
+            except OSError:
+                continue  # a link whose blob is gone
+            out.append({"path": path.relative_to(snapshot).as_posix(), "size": size})
+            if len(out) > MAX_FILES:
+                return out
+    return out
+
+
+def _read_capped(path: Path, limit: int) -> str:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _read_config(path: Path) -> dict | None:
+    text = _read_capped(path, MAX_CONFIG_BYTES + 1)
+    if not text or len(text) > MAX_CONFIG_BYTES:
+        return None
+    try:
+        config = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(config, dict):
+        return None
+    if len(text) <= MAX_CARD_DATA_VALUE_CHARS:
+        return config
+    # A large config (a long label map): the values small enough to show.
+    return {k: v for k, v in config.items() if len(json.dumps(v, default=str)) <= _CONFIG_KEEP_CHARS}
+
+
+def _front_matter_fields(readme: str) -> dict[str, Any]:
+    """The card's front-matter fields a notebook uses (library, task, licence, tags, ...), read line by
+    line: plain `key: value` scalars and lists (`[a, b]` or `- a` lines). No YAML parser, so nothing in
+    a card can expand in memory; anything else is left out."""
+    match = _FRONT_MATTER.match(readme)
+    if not match or not match.group(1):
+        return {}
+    out: dict[str, Any] = {}
+    key: str | None = None
+    for raw in match.group(1).splitlines()[:500]:
+        line = raw.split(" #", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        if not line[0].isspace() and not line.startswith("-"):
+            name, sep, value = line.partition(":")
+            key = name.strip() if sep and name.strip() in _FRONT_MATTER_KEYS else None
+            value = value.strip()
+            if key is None or not value:
+                continue
+            if value.startswith("[") and value.endswith("]"):
+                out[key] = [_scalar(v) for v in value[1:-1].split(",") if v.strip()]
+            else:
+                out[key] = _scalar(value)
+            key = None
+        elif key is not None and line.lstrip().startswith("- "):
+            items = out.setdefault(key, [])
+            if isinstance(items, list) and len(items) < 200:
+                items.append(_scalar(line.lstrip()[2:]))
+    return out
+
+
+def _scalar(text: str) -> str:
+    return text.strip().strip("'\"")[:200]
 
 
 # ----------------------------------------------------------------------------------------- result shaping

@@ -64,6 +64,23 @@ try:
 finally:
     del _cookbook_load_env
 """
+
+# Moves into the notebook's folder when it should (see KernelExecutor.work_in), then says where the
+# notebook's folder is; leaves no name behind.
+_WORK_IN = """\
+import os as _cookbook_os
+try:
+    if "NOTEBOOK_DIR" in globals():
+        print({marker!r} + str(NOTEBOOK_DIR))
+    else:
+        if {force!r} or _cookbook_os.path.commonpath([_cookbook_os.getcwd(), {root!r}]) != {root!r}:
+            _cookbook_os.chdir({folder!r})
+        print({marker!r} + _cookbook_os.getcwd())
+finally:
+    del _cookbook_os
+"""
+_WORK_IN_MARKER = "__cookbook_folder__:"
+
 # Takes out what set_env put in: each name gets back the value it had before (or goes).
 _RESTORE_ENV = """\
 def _cookbook_restore_env(names):
@@ -79,6 +96,50 @@ try:
     _cookbook_restore_env({names!r})
 finally:
     del _cookbook_restore_env
+"""
+
+_NAMESPACE_MARKER = "cookbook-namespace:"
+# Lists the user's names and their types (IPython's own, hidden names and _private ones left out),
+# with a size for containers and arrays; prints one JSON line and deletes itself.
+_READ_NAMESPACE = """\
+def _cookbook_namespace(limit):
+    import json, types
+    shell = get_ipython()
+    hidden = getattr(shell, "user_ns_hidden", {{}})
+    variables, modules, more = [], [], False
+    for name, value in list(shell.user_ns.items()):
+        if name.startswith("_") or name in hidden:
+            continue
+        if isinstance(value, types.ModuleType):
+            if len(modules) < limit:
+                modules.append([name, getattr(value, "__name__", name)])
+            else:
+                more = True
+            continue
+        if len(variables) >= limit:
+            more = True
+            continue
+        kind = type(value)
+        label = kind.__name__ if kind.__module__ == "builtins" else kind.__module__ + "." + kind.__qualname__
+        detail = ""
+        try:
+            if isinstance(value, (types.FunctionType, type)):
+                label = "class" if isinstance(value, type) else "function"
+                detail = "from " + str(getattr(value, "__module__", "") or "?")
+            elif isinstance(value, (list, tuple, dict, set, frozenset, str, bytes)):
+                detail = "len " + str(len(value))
+            else:
+                shape = getattr(value, "shape", None)
+                if isinstance(shape, tuple):
+                    detail = "shape " + str(tuple(shape))[:60]
+        except Exception:
+            pass
+        variables.append([name[:100], label[:100], detail[:100]])
+    print({marker!r} + json.dumps({{"variables": variables, "modules": modules, "truncated": more}}))
+try:
+    _cookbook_namespace({limit})
+finally:
+    del _cookbook_namespace
 """
 
 _OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
@@ -261,6 +322,38 @@ class KernelExecutor:
             return ExecutionResult(status="ok")
         return await self._execute(_RESTORE_ENV.format(names=wanted), timeout, None, cancel, silent=True)
 
+    async def work_in(self, folder: str, *, root: str, force: bool, timeout: float = 15.0) -> str | None:
+        """Where the notebook's folder is for this kernel, by one silent execute (no visible cell,
+        no history, no name left behind). A kernel outside `root`, or any kernel when `force`,
+        first moves into `folder`, as Jupyter starts a notebook's kernel in the notebook's
+        folder; one where a Cookbook setup cell ran keeps its NOTEBOOK_DIR (it moved into the
+        repository on purpose). None when the kernel did not answer."""
+        code = _WORK_IN.format(folder=folder, root=root, force=force, marker=_WORK_IN_MARKER)
+        result = await self._execute(code, timeout, None, None, silent=True, interrupt=False)
+        for line in result.stdout.splitlines() if result.ok else []:
+            if line.startswith(_WORK_IN_MARKER):
+                return line[len(_WORK_IN_MARKER) :]
+        return None
+
+    async def read_namespace(self, *, timeout: float = 15.0, limit: int = 150) -> dict[str, Any] | None:
+        """What the user's namespace holds, read by one silent execute (no history, no execution
+        count, no name left behind): `{variables: [[name, type, detail]], modules: [[name,
+        module]], truncated}`, at most `limit` of each; names and types only, never values.
+        None when the kernel did not answer in time (busy with the user's own cell, which is
+        left running) or is not an IPython kernel."""
+        code = _READ_NAMESPACE.format(limit=int(limit), marker=_NAMESPACE_MARKER)
+        result = await self._execute(code, timeout, None, None, silent=True, interrupt=False)
+        if not result.ok:
+            return None
+        for line in result.stdout.splitlines():
+            if line.startswith(_NAMESPACE_MARKER):
+                try:
+                    data = json.loads(line[len(_NAMESPACE_MARKER) :])
+                except ValueError:
+                    return None
+                return data if isinstance(data, dict) else None
+        return None
+
     async def _execute(
         self,
         code: str,
@@ -269,6 +362,7 @@ class KernelExecutor:
         cancel: asyncio.Event | None,
         *,
         silent: bool,
+        interrupt: bool = True,
     ) -> ExecutionResult:
         async with self._lock:
             started = time.monotonic()
@@ -291,7 +385,9 @@ class KernelExecutor:
                 result.duration = time.monotonic() - started
                 return result
             try:
-                await self._run(client, code, result, started, timeout, on_progress, cancel, silent)
+                await self._run(
+                    client, code, result, started, timeout, on_progress, cancel, silent, interrupt=interrupt
+                )
             except KernelDied as exc:
                 result.status = "dead"
                 result.error = {"ename": "KernelDied", "evalue": str(exc), "traceback": []}
@@ -408,6 +504,8 @@ class KernelExecutor:
         on_progress: Callable[[float], Awaitable[None]] | None,
         cancel: asyncio.Event | None,
         silent: bool = False,
+        *,
+        interrupt: bool = True,
     ) -> None:
         # silent: no execute_input broadcast, no history, no execution count (IPython semantics).
         msg_id = client.execute(code, silent=silent, store_history=not silent, allow_stdin=False)
@@ -426,6 +524,8 @@ class KernelExecutor:
                         interrupted = "cancelled"
                     elif now >= deadline:
                         interrupted = "timeout"
+                        if not interrupt:  # someone else's cell is running: stop waiting, no more
+                            break
                         await self._interrupt_quietly()
                     if interrupted is not None:
                         drain = _CANCEL_DRAIN_SECONDS if interrupted == "cancelled" else _DRAIN_SECONDS

@@ -62,6 +62,11 @@ class CodeBlock:
     lang: str
     code: str
     heading: str  # the nearest heading above the block ("" when none)
+    # The headings it sits under, outermost first (the nearest one last), and the paragraph of
+    # prose just before it ("" when a heading or another block comes first): what a reader is
+    # told the code does. Context only: not compared, not in to_dict.
+    sections: tuple[str, ...] = field(default=(), compare=False)
+    lead: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, str]:
         return {"lang": self.lang, "code": self.code, "heading": self.heading}
@@ -143,12 +148,26 @@ def code_blocks(text: str) -> list[CodeBlock]:
     blocks: list[CodeBlock] = []
     lines = split_lines(text)
     heading = ""
+    stack: list[tuple[int, str]] = []  # (level, title) of the headings the text is under
+    paragraph: list[str] = []  # the prose read since the last heading, block or blank line
+    lead = ""  # the last paragraph since the last heading or block
+
+    def open_section(level: int, title: str) -> None:
+        nonlocal lead
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+        paragraph.clear()
+        lead = ""
+
     prev = ""  # the line before, for a setext underline; "" after a block
     i = 0
     while i < len(lines):
         line = lines[i]
         fence = opening_fence(line)
         if fence is not None:
+            if paragraph:
+                lead = " ".join(paragraph)
             body: list[str] = []
             i += 1
             while i < len(lines) and not fence.closed_by(lines[i]):
@@ -156,13 +175,17 @@ def code_blocks(text: str) -> list[CodeBlock]:
                 i += 1
             code = "\n".join(body).strip("\n")
             if code.strip():
-                blocks.append(CodeBlock(fence.lang, code, heading))
+                sections = tuple(title for _, title in stack)
+                blocks.append(CodeBlock(fence.lang, code, heading, sections=sections, lead=lead))
+            paragraph.clear()
+            lead = ""
             i += 1
             prev = ""
             continue
         atx = atx_heading(line)
         if atx is not None:
             heading = atx.title
+            open_section(atx.level, atx.title)
         elif (
             prev.strip()
             and _SETEXT_UNDERLINE.fullmatch(line)
@@ -170,6 +193,12 @@ def code_blocks(text: str) -> list[CodeBlock]:
             and atx_heading(prev) is None
         ):
             heading = prev.strip()
+            open_section(1 if line.strip().startswith("=") else 2, heading)
+        elif line.strip():
+            paragraph.append(line.strip())
+        elif paragraph:
+            lead = " ".join(paragraph)
+            paragraph.clear()
         prev = line
         i += 1
     return blocks

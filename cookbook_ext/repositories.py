@@ -128,6 +128,26 @@ class RepositoryManager(LoggingConfigurable):
 
     # -- paths ------------------------------------------------------------------------------------
 
+    def for_notebook(self, repo: dict[str, Any], notebook_path: str | None) -> dict[str, Any]:
+        """The repository as a generation's engine sees it when the notebook is saved at
+        `notebook_path` (under the root; None: at the root): with `location`, where the notebook
+        finds it on any machine (portable.RepoLocation), and a local folder's `source` relative
+        to the root, since it goes into the notebook's provenance."""
+        from .portable import locate_repo
+
+        view = dict(repo)
+        location = locate_repo(
+            repo, root_dir=self.root_dir, notebook_path=notebook_path, github_url=self.github_url
+        )
+        if location is not None:
+            view["location"] = location.to_dict()
+        checkout = repo.get("checkout")
+        if repo.get("kind") == "local" and checkout:
+            inside = Path(checkout).resolve()
+            if inside == self.root_dir or self.root_dir in inside.parents:
+                view["source"] = inside.relative_to(self.root_dir).as_posix() or "."
+        return view
+
     def confined_path(self, path: str, *, what: str) -> Path:
         """A user-given path resolved inside the Jupyter root dir (symlinks followed)."""
         return confined_path(self.root_dir, path, what=what)

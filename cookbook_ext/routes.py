@@ -17,6 +17,11 @@ from .api_models import (
     ApprovalAnswer,
     ApprovalResult,
     CancelResult,
+    CatalogState,
+    ComparisonCreate,
+    ComparisonDetail,
+    ComparisonList,
+    ComparisonStarted,
     ContextPack,
     EventsPage,
     GenerationCreate,
@@ -25,6 +30,7 @@ from .api_models import (
     GenerationStarted,
     ModelList,
     ModelSummary,
+    PackChange,
     RecipeList,
     RepoCreate,
     RepoFile,
@@ -41,8 +47,10 @@ from .repositories import repo_summary
 
 if TYPE_CHECKING:
     from .agent.providers.registry import ProviderRegistry
+    from .comparisons import ComparisonRunner
     from .event_log import EventLog
     from .hf_models import ModelMetadata
+    from .recipes import RecipeRegistry
     from .repositories import RepositoryManager
     from .runner import GenerationRunner
     from .secrets import SecretsManager
@@ -52,6 +60,7 @@ M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 1_000_000
 AUTH_RESOURCE = "cookbook"
 ID = r"[0-9a-f]{32}"
+PACK = r"[^/]+"  # checked by the catalogue (400 for a name that is not a pack id)
 
 
 # Bodies past this are cut off by tornado itself (a bare 400 and a closed connection) instead of
@@ -134,6 +143,14 @@ class CookbookHandler(APIHandler):
     @property
     def events(self) -> EventLog:
         return self.settings["cookbook_events"]
+
+    @property
+    def recipes(self) -> RecipeRegistry:
+        return self.settings["cookbook_recipes"]
+
+    @property
+    def comparisons(self) -> ComparisonRunner:
+        return self.settings["cookbook_comparisons"]
 
     def body(self, model: type[M]) -> M:
         if self._received > MAX_BODY_BYTES:
@@ -297,9 +314,57 @@ class RecipesHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        from .recipes import list_recipes
+        self.reply(RecipeList, await self.recipes.off_loop(self.recipes.list))
 
-        self.reply(RecipeList, {"recipes": list_recipes()})
+
+class CatalogHandler(CookbookHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(CatalogState, await self.recipes.off_loop(self.recipes.catalog.state))
+
+
+class PackHandler(CookbookHandler):
+    @web.authenticated
+    @authorized
+    async def delete(self, pack_id: str) -> None:
+        await self.recipes.off_loop(self.recipes.catalog.remove, pack_id)
+        self.set_status(204)
+        self.finish()
+
+
+class PackInstallHandler(CookbookHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, pack_id: str) -> None:
+        self.reply(PackChange, await self.recipes.off_loop(self.recipes.catalog.install, pack_id), 201)
+
+
+class PackUpdateHandler(CookbookHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, pack_id: str) -> None:
+        self.reply(PackChange, await self.recipes.off_loop(self.recipes.catalog.update, pack_id))
+
+
+class ComparisonsHandler(CookbookHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(ComparisonList, {"comparisons": await self.comparisons.list()})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body(ComparisonCreate)
+        self.reply(ComparisonStarted, await self.comparisons.start(body), 202)
+
+
+class ComparisonHandler(CookbookHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, comparison_id: str) -> None:
+        self.reply(ComparisonDetail, await self.comparisons.get(comparison_id))
 
 
 class GenerationsHandler(CookbookHandler):
@@ -354,7 +419,10 @@ class NotebookHandler(CookbookHandler):
     @web.authenticated
     @authorized
     async def get(self, gen_id: str) -> None:
-        name, data = await self.runner.notebook(gen_id)
+        outputs = self.query("outputs", "keep", max_len=16) or "keep"
+        if outputs not in ("keep", "clear"):
+            raise BadRequest("The query parameter 'outputs' must be keep or clear.")
+        name, data = await self.runner.notebook(gen_id, outputs=outputs)
         self.set_header("Content-Type", "application/x-ipynb+json")
         self.set_header("Content-Disposition", f'attachment; filename="{name}"')
         self.finish(data)
@@ -396,6 +464,12 @@ def make_handlers() -> list[tuple[str, type[CookbookHandler]]]:
         (r"/cookbook/models", ModelsHandler),
         (r"/cookbook/models/([^/?#]+(?:/[^/?#]+)?)", ModelHandler),
         (r"/cookbook/recipes", RecipesHandler),
+        (r"/cookbook/catalog", CatalogHandler),
+        (rf"/cookbook/catalog/({PACK})", PackHandler),
+        (rf"/cookbook/catalog/({PACK})/install", PackInstallHandler),
+        (rf"/cookbook/catalog/({PACK})/update", PackUpdateHandler),
+        (r"/cookbook/comparisons", ComparisonsHandler),
+        (rf"/cookbook/comparisons/({ID})", ComparisonHandler),
         (r"/cookbook/generations", GenerationsHandler),
         (rf"/cookbook/generations/({ID})", GenerationHandler),
         (rf"/cookbook/generations/({ID})/events", EventsHandler),

@@ -82,11 +82,21 @@ def test_happy_path_finishes_with_the_validated_cells_in_order(kernel, executor)
     assert outcome.status == "finished"
     assert [c["source"] for c in outcome.cells] == ["# Intro", "x = 6 * 7\nx"]
     assert outcome.cells[1]["outputs"][0]["data"]["text/plain"] == "42"
-    assert outcome.cells[1]["metadata"]["cookbook"] == {
+    meta = dict(outcome.cells[1]["metadata"]["cookbook"])
+    generated_at = meta.pop("generated_at")
+    assert meta == {
         "generation_id": "gen1",
         "cell_id": "c2",
         "attempt": 1,
+        # What the cell's badge shows (issue 12): its title (the markdown heading above it),
+        # who wrote it, and when.
+        "title": "Intro",
+        "origin": "model",
+        "origin_detail": "written by scripted-model",
+        "provider": "scripted",
+        "model": "scripted-model",
     }
+    assert generated_at.endswith("+00:00") and generated_at[:4].isdigit()
     for event in sink.of("cell_validated"):
         cell = nbformat.from_dict(event["cell"])
         nbformat.validate(cell, ref=f"{cell.cell_type}_cell", version=4)
@@ -230,7 +240,15 @@ def test_running_out_of_turns_fails_but_keeps_the_validated_cells(kernel, execut
     outcome, sink, _ = generate(kernel, executor, script, budgets=Budgets(max_turns=3))
     assert outcome.status == "failed"
     assert outcome.turns == 3
-    assert sink.of("failed") == [{"code": "budget_exhausted", "message": outcome.message}]
+    # Issue 12: a failed run says why in one sentence, and what to do (nothing offered here).
+    assert sink.of("failed") == [
+        {
+            "code": "budget_exhausted",
+            "message": outcome.message,
+            "cause": "Stopped at the turn limit (3 model turns).",
+            "next_steps": [],
+        }
+    ]
     assert "turn limit" in outcome.message
     assert [c["source"] for c in outcome.cells] == ["k = 1"]
     assert [c.source for c in outcome.notebook.cells] == ["k = 1"]
@@ -299,7 +317,14 @@ def test_a_provider_error_fails_with_its_code_and_message(kernel, executor):
     error = ProviderError("The model API rejected the key.", status=401, code="auth_failed")
     outcome, sink, _ = generate(kernel, executor, [error])
     assert outcome.status == "failed"
-    assert sink.of("failed") == [{"code": "auth_failed", "message": "The model API rejected the key."}]
+    assert sink.of("failed") == [
+        {
+            "code": "auth_failed",
+            "message": "The model API rejected the key.",
+            "cause": "The model API rejected the key.",
+            "next_steps": [],
+        }
+    ]
 
 
 def test_an_unexpected_provider_exception_fails_without_a_traceback(kernel, executor):

@@ -197,7 +197,98 @@ CASES = [
     ("GET", "generations/{gen}/events", {"after": "1e3"}, None, 400),
     ("GET", "generations/{gen}/events", {"timeout": "-1"}, None, 400),
     ("GET", "models/acme/tiny\n", None, None, 400),
+    # -- recipes: typed inputs, versions, templates that misbehave, files too big ----------------
+    *[
+        ("POST", "generations", None, {"repo_id": "{repo}", "prompt": "p", **f}, code)
+        for f, code in [
+            ({"template": "typed"}, 422),  # its required input `n` is missing
+            ({"template": "typed", "inputs": {"n": "five"}}, 422),
+            ({"template": "typed", "inputs": {"n": 11}}, 422),  # max 10
+            ({"template": "typed", "inputs": {"n": 2, "mode": "turbo"}}, 422),  # not a choice
+            ({"template": "typed", "inputs": {"n": 2, "colour": "red"}}, 422),  # no such input
+            ({"template": "typed", "inputs": {"n": 2, "tags": "a,b"}}, 422),  # not a list
+            ({"template": "typed", "inputs": {"n": 2, "flag": "yes"}}, 422),  # not a boolean
+            ({"template": "typed", "inputs": {"n": 2, "where": "../../etc"}}, 403),  # a path input
+            ({"template": "typed", "inputs": {"n": 2}, "template_version": "0.9.0"}, 409),
+            ({"template": "typed", "template_version": "latest"}, 422),
+            ({"template": "quickstart", "template_version": "9.9.9"}, 409),
+            ({"template": "typed", "inputs": ["n", 2]}, 422),
+            ({"template": "typed", "inputs": {f"k{i}": 1 for i in range(40)}}, 422),
+            ({"template": "sneaky"}, 422),  # reaches for __class__: the sandbox refuses
+            ({"template": "forever"}, 422),  # loops past the render time limit
+            ({"template": "big"}, 422),  # a 10 MB recipe file is refused unread
+            ({"template": "ab_arena", "inputs": {"compare_with": "x" * 300}}, 422),
+            ({"template": "ab_arena", "compare_with": "a/b", "inputs": {"compare_with": "c/d"}}, 422),
+        ]
+    ],
+    # -- the catalogue (none configured here) ------------------------------------------------------
+    ("POST", "catalog/writing/install", None, {}, 404),
+    ("POST", "catalog/writing/update", None, {}, 409),
+    ("DELETE", "catalog/writing", None, None, 404),
+    ("POST", "catalog/..%2F..%2Fetc/install", None, {}, 400),
+    ("DELETE", "catalog/Bad%20Name", None, None, 400),
+    ("PUT", "catalog", None, {}, 405),
+    # -- comparisons -------------------------------------------------------------------------------
+    *[
+        ("POST", "comparisons", None, {"repo_id": "{repo}", "prompt": "p", **f}, code)
+        for f, code in [
+            ({"runs": [{"provider": "offline"}]}, 422),
+            ({"runs": [{"provider": "offline"}] * 9}, 422),
+            ({}, 422),
+            ({"runs": [{"provider": "offline"}, {"provider": "skynet"}]}, 400),
+            ({"runs": [{"provider": "offline"}, {"name": "offline"}]}, 422),
+            ({"runs": [{"provider": "offline"}] * 2, "kernel_id": "0" * 32}, 422),
+            ({"runs": [{"provider": "offline"}] * 2, "template": "typed"}, 422),
+            ({"runs": [{"provider": "offline"}] * 2, "template": "forever"}, 422),
+        ]
+    ],
+    ("GET", f"comparisons/{UNKNOWN}", None, None, 404),
+    ("DELETE", "comparisons", None, None, 405),
 ]
+
+TYPED_RECIPE = """\
+id: typed
+version: 1.0.0
+title: Typed
+inputs:
+  prompt: {type: text, required: true}
+  n: {type: number, required: true, min: 1, max: 10}
+  mode: {type: choice, choices: [fast, careful], default: fast}
+  tags: {type: array<string>}
+  flag: {type: boolean, default: false}
+  where: {type: path}
+instructions: "Do {{ prompt }} {{ n }} times, {{ mode }}."
+"""
+SNEAKY_RECIPE = """\
+id: sneaky
+version: 1.0.0
+title: Sneaky
+inputs:
+  prompt: {type: text, required: true}
+instructions: "{{ prompt.__class__.__mro__[1].__subclasses__() }}"
+"""
+FOREVER_RECIPE = """\
+id: forever
+version: 1.0.0
+title: Forever
+inputs:
+  prompt: {type: text, required: true}
+instructions: "{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}"
+"""
+
+
+def _recipe_files(jp_serverapp) -> None:
+    """The user's recipe folder: a typed recipe, two that misbehave, and a 10 MB file (sparse: it
+    takes no disk, and is refused by its size before it is read)."""
+    registry = jp_serverapp.web_app.settings["cookbook_recipes"]
+    registry.render_timeout = 0.3  # the infinite loop is stopped sooner
+    folder = registry.user_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "typed.yaml").write_text(TYPED_RECIPE)
+    (folder / "sneaky.yaml").write_text(SNEAKY_RECIPE)
+    (folder / "forever.yaml").write_text(FOREVER_RECIPE)
+    with open(folder / "big.yaml", "wb") as f:
+        f.truncate(10 * 1024 * 1024)
 
 
 async def _world(jp_fetch, jp_serverapp, jp_root_dir, tmp_path):
@@ -217,6 +308,7 @@ async def _world(jp_fetch, jp_serverapp, jp_root_dir, tmp_path):
     repo = json.loads(
         (await jp_fetch("cookbook", "repos", method="POST", body=json.dumps({"source": "tiny-model"}))).body
     )
+    _recipe_files(jp_serverapp)
     store = jp_serverapp.web_app.settings["cookbook"].store.sync
     gen = store.create_generation(
         request={"prompt": "p"}, provider="offline", model=None, repo_id=repo["id"], kernel_id=None
@@ -228,7 +320,7 @@ async def _world(jp_fetch, jp_serverapp, jp_root_dir, tmp_path):
 
 async def _snapshot(jp_fetch):
     out = {}
-    for name in ("repos", "generations", "secrets"):
+    for name in ("repos", "generations", "secrets", "comparisons", "recipes", "catalog"):
         out[name] = json.loads((await jp_fetch("cookbook", name)).body)
     return out
 

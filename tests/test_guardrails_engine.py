@@ -246,6 +246,7 @@ def test_a_declined_cell_is_not_run_and_the_model_is_told_not_to_retry(kernel, e
         "origin",
         "untrusted",
         "repo",
+        "title",  # issue 12: what the cell does, for the card and the notification
     }
     assert required["details"] == ["runs: true"]
     assert required["origin"] == "model" and required["untrusted"] is False and required["repo"] is None

@@ -201,3 +201,76 @@ def test_malformed_files_become_warnings_and_the_rest_still_counts(tmp_path: Pat
 def test_unexpected_toml_shapes_are_ignored(tmp_path: Path) -> None:
     result = deps_of(tmp_path, {"pyproject.toml": '[project]\ndependencies = "numpy"\nrequires-python = 3\n'})
     assert result["packages"] == [] and result["python"] is None
+
+
+# -- runtime or not ----------------------------------------------------------------------------
+
+
+def runtime(result: dict) -> list[tuple[str, bool, str | None]]:
+    return [(p["name"], p["runtime"], p["group"]) for p in result["packages"]]
+
+
+def test_extras_and_dependency_groups_are_not_runtime(tmp_path: Path) -> None:
+    result = deps_of(
+        tmp_path,
+        {
+            "pyproject.toml": '[project]\nname = "x"\ndependencies = ["numpy>=1.24"]\n'
+            '[project.optional-dependencies]\ntrain = ["peft"]\n'
+            '[dependency-groups]\ndev = ["pytest", {include-group = "lint"}]\nlint = ["ruff"]\n'
+            "[tool.poetry.dependencies]\nrequests = '^2'\ntorch = {version = '>=2', optional = true}\n"
+            '[tool.poetry.group.docs.dependencies]\nsphinx = "*"\n'
+            '[tool.poetry.dev-dependencies]\nblack = "*"\n'
+        },
+    )
+    assert runtime(result) == [
+        ("numpy", True, None),
+        ("peft", False, "train"),
+        ("pytest", False, "dev"),
+        ("ruff", False, "lint"),
+        ("requests", True, None),
+        ("torch", False, "optional"),
+        ("sphinx", False, "docs"),
+        ("black", False, "dev"),
+    ]
+
+
+def test_requirements_files_for_development_are_not_runtime(tmp_path: Path) -> None:
+    result = deps_of(
+        tmp_path,
+        {
+            "requirements.txt": "numpy\n",
+            "requirements-dev.txt": "pre-commit\n",
+            "requirements/test.txt": "pytest\n",
+            "requirements_docs.in": "mkdocs\n",
+            "requirements-optional.txt": "optimum\n",
+            "examples/train/requirements.txt": "datasets\n",
+        },
+    )
+    assert {p["name"]: (p["runtime"], p["group"]) for p in result["packages"]} == {
+        "numpy": (True, None),
+        "pre-commit": (False, "dev"),
+        "pytest": (False, "test"),
+        "mkdocs": (False, "docs"),
+        "optimum": (False, "optional"),
+        "datasets": (True, None),  # what an example needs to run
+    }
+
+
+def test_extras_of_setup_py_setup_cfg_and_pipfile_are_not_runtime(tmp_path: Path) -> None:
+    result = deps_of(
+        tmp_path,
+        {
+            "setup.py": "from setuptools import setup\n"
+            "setup(install_requires=['tqdm'], extras_require={'gpu': ['torch']})\n",
+            "setup.cfg": "[options]\ninstall_requires = requests\n[options.extras_require]\ndocs = sphinx\n",
+            "Pipfile": '[packages]\nflask = "*"\n[dev-packages]\npytest = "*"\n',
+        },
+    )
+    assert sorted(runtime(result)) == [
+        ("flask", True, None),
+        ("pytest", False, "dev"),
+        ("requests", True, None),
+        ("sphinx", False, "docs"),
+        ("torch", False, "gpu"),
+        ("tqdm", True, None),
+    ]

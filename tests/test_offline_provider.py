@@ -92,6 +92,8 @@ def repo(checkout):
         "url": "https://github.com/example/demo",
         "commit": "0123456789abcdef",
         "name": "demo",
+        # What ingest lists (in part): the repository's own package, which its README imports.
+        "files": [{"path": "pkg/__init__.py"}, {"path": "pkg/core.py"}, {"path": "examples/demo.py"}],
         "readmes": [{"path": "README.md", "text": README, "code_blocks": _blocks(README)}],
         "examples": [{"path": "examples/demo.py", "title": "Demo script", "code": EXAMPLE, "kind": "script"}],
         "dependencies": {
@@ -156,7 +158,11 @@ def test_pycon_prompts_and_output_lines_are_stripped(repo):
 
 def test_unlabelled_readme_blocks_count_only_when_they_are_python():
     blocks = [
-        {"lang": "", "code": "import json\nprint(json.dumps([1]))", "heading": "Unlabelled Python"},
+        {
+            "lang": "",
+            "code": "import tabulate\nprint(tabulate.tabulate([[1]]))",
+            "heading": "Unlabelled Python",
+        },
         {"lang": "", "code": "git clone https://example.com/x", "heading": "Unlabelled shell"},
         {"lang": "", "code": "pip install tabulate", "heading": "Unlabelled install"},
     ]
@@ -337,16 +343,17 @@ def _ingest_folder(root, readme: str, requirements: str | None = None) -> dict:
 
 
 def test_offline_setup_alone_is_not_a_cookbook(kernel, tmp_path):
-    """Install and setup run, but the README has no code: they are deleted again and it fails."""
+    """The setup runs, but the README has no code: it is deleted again and it fails. (No code
+    imports the declared requirement, so there is no install cell either.)"""
     repo = _ingest_folder(tmp_path / "prose-only", "# Prose only\n\nJust words, no code.\n", "jsonschema\n")
     titles = [c.title for c in plan_candidates(_request(), repo, None)]
-    assert titles == ["Cookbook: prose-only", "Install the requirements", "Work from the repository"]
+    assert titles == ["Cookbook: prose-only", "Work from the repository"]
     outcome, sink = _generate(kernel, _request(), repo, None)
     assert outcome.status == "failed"
     assert outcome.cells == [] and outcome.notebook.cells == []
-    assert [e["ok"] for e in sink.of("cell_executed")] == [True, True]  # install, setup
+    assert [e["ok"] for e in sink.of("cell_executed")] == [True]  # the setup
     validated = {e["cell_id"] for e in sink.of("cell_validated")}
-    assert len(validated) == 3  # both code cells and the install heading (the last one is skipped)
+    assert len(validated) == 1  # the setup's code (its heading, asked for last, is never written)
     assert {e["cell_id"] for e in sink.of("cell_invalidated")} == validated
     assert not any(e["source"].startswith("# Cookbook") for e in sink.of("cell_created"))
     [failed] = sink.of("failed")
@@ -399,3 +406,139 @@ def test_offline_skips_a_declined_candidate_like_a_failed_one(kernel, ingested):
     assert 'summarise("a long sentence about cookbooks")' in sources  # the rest went on
     deleted = [d for t, d in sink.events if t == "tool_call" and d["name"] == "delete_cell"]
     assert deleted and deleted[0]["arguments"] == {"cell_id": asked[0]["cell_id"]}
+
+
+# -- requirements and revisions ---------------------------------------------------------------------
+
+
+def _packages(*entries: tuple[str, str, str, bool | None]) -> list[dict]:
+    out = []
+    for name, spec, source, runtime in entries:
+        package = {"name": name, "spec": spec, "source": source}
+        if runtime is not None:
+            package["runtime"] = runtime
+        out.append(package)
+    return out
+
+
+def _install_code(repo: dict, model: dict | None = None) -> str | None:
+    plan = plan_candidates(_request(), repo, model)
+    return next((c.code for c in plan if c.title == "Install the requirements"), None)
+
+
+def test_install_cell_holds_only_runtime_requirements_the_snippets_import():
+    readme = "## Use\n\n```python\nimport jsonschema\nimport pytest\nprint(jsonschema.__name__)\n```\n"
+    repo = {
+        "name": "demo",
+        "readmes": [{"path": "README.md", "code_blocks": _blocks(readme)}],
+        "dependencies": {
+            "packages": _packages(
+                ("jsonschema", ">=4", "requirements.txt", True),
+                ("numpy", ">=1.24", "requirements.txt", True),  # nothing imports it
+                ("pytest", "", "requirements-dev.txt", False),  # imported, but a dev tool
+                ("peft", "", "pyproject.toml [train]", False),
+                ("pre-commit", "", "requirements-dev.txt", False),
+            )
+        },
+    }
+
+    code = _install_code(repo)
+
+    assert code is not None
+    assert "requirements = {\n    'jsonschema>=4': 'jsonschema',\n}" in code
+    for left_out in ("numpy", "pytest", "peft", "pre-commit"):
+        assert f"'{left_out}" not in code
+
+
+def test_install_cell_has_the_packages_own_runtime_dependencies_when_snippets_import_it():
+    readme = "## Use\n\n```python\nfrom demo_pkg import run\nrun()\n```\n"
+    repo = {
+        "name": "demo",
+        "files": [{"path": "src/demo_pkg/__init__.py"}],
+        "readmes": [{"path": "README.md", "code_blocks": _blocks(readme)}],
+        "dependencies": {
+            "packages": _packages(
+                ("nbformat", "", "pyproject.toml", True),
+                ("pyyaml", ">=6", "pyproject.toml", True),
+                ("pytest", "", "pyproject.toml [test]", False),
+                ("demo", "", "pyproject.toml", True),  # the repository itself
+            )
+        },
+    }
+
+    code = _install_code(repo)
+
+    assert code is not None
+    assert "'nbformat': 'nbformat'" in code and "'pyyaml>=6': 'yaml'" in code
+    assert "pytest" not in code and "'demo'" not in code
+
+
+def test_records_ingested_before_the_runtime_flag_are_read_from_their_source():
+    readme = "## Use\n\n```python\nimport jsonschema, pytest, sphinx\n```\n"
+    repo = {
+        "name": "demo",
+        "readmes": [{"path": "README.md", "code_blocks": _blocks(readme)}],
+        "dependencies": {
+            "packages": _packages(
+                ("jsonschema", "", "setup.py", None),
+                ("pytest", "", "pyproject.toml [dev]", None),
+                ("sphinx", "", "requirements/docs.txt", None),
+            )
+        },
+    }
+
+    code = _install_code(repo)
+
+    assert code is not None and "'jsonschema': 'jsonschema'" in code
+    assert "pytest" not in code and "sphinx" not in code
+
+
+def test_no_install_cell_when_no_snippet_imports_a_requirement():
+    readme = "## Use\n\n```python\nprint(sum([1, 2]))\n```\n"
+    repo = {
+        "name": "demo",
+        "readmes": [{"path": "README.md", "code_blocks": _blocks(readme)}],
+        "dependencies": {"packages": _packages(("torch", ">=2", "requirements.txt", True))},
+    }
+    assert _install_code(repo) is None
+
+
+PINNED_SHA = "c" * 40
+
+
+def test_card_snippets_load_the_model_at_its_revision():
+    model = dict(
+        MODEL,
+        sha=PINNED_SHA,
+        card={
+            "usage": '```python\nfrom transformers import pipeline\np = pipeline("summarization", '
+            'model="example/tiny-model")\n```'
+        },
+    )
+    [card] = [c for c in plan_candidates(_request(), None, model) if c.origin == "model_card"]
+    assert f'model="example/tiny-model", revision="{PINNED_SHA}")' in card.code
+
+
+def test_the_arenas_second_model_is_not_pinned_to_the_firsts_revision():
+    model = dict(
+        MODEL, sha=PINNED_SHA, card={"usage": '```python\nm = SentenceTransformer("example/tiny-model")\n```'}
+    )
+    plan = plan_candidates(_request(template="ab_arena", compare_with="other/model"), None, model)
+    a, b = [c for c in plan if c.title.startswith("Contender")]
+    assert f'SentenceTransformer("example/tiny-model", revision="{PINNED_SHA}")' in a.code
+    assert 'SentenceTransformer("other/model")' in b.code and PINNED_SHA not in b.code
+
+
+# -- the request, titles, repairs (more in test_offline_ranking.py and test_offline_repairs.py) -----
+
+
+def test_offline_does_not_guess_a_package_for_a_module_nothing_names(generated):
+    """`not_a_real_module_xyz` is declared nowhere and known to no table: it is not installed
+    from an index under a guessed name (anyone could own that name), the snippet just goes."""
+    _, sink = generated
+    assert sink.of("repair") == []
+
+
+def test_offline_planned_cells_have_distinct_titles(repo):
+    titles = [c.title for c in plan_candidates(_request(), repo, MODEL)]
+    assert len(titles) == len(set(titles))

@@ -140,6 +140,7 @@ def test_an_installed_plug_in_is_listed_after_the_built_ins():
         "available": True,
         "configured": True,
         "default_model": "echo-1",
+        "uses_model": True,  # issue 12: the panel shows tokens and cost for it
     }
 
 
@@ -230,6 +231,7 @@ def test_status_says_which_providers_have_a_key_and_their_models():
                 "available": True,
                 "configured": True,
                 "default_model": "claude-haiku-5-5",
+                "uses_model": True,
             },
             {
                 "name": "openai",
@@ -237,6 +239,7 @@ def test_status_says_which_providers_have_a_key_and_their_models():
                 "available": False,
                 "configured": False,
                 "default_model": "gpt-4o-mini",
+                "uses_model": True,
             },
             {
                 "name": "offline",
@@ -244,6 +247,7 @@ def test_status_says_which_providers_have_a_key_and_their_models():
                 "available": True,
                 "configured": True,
                 "default_model": None,
+                "uses_model": False,
             },
         ],
         "default_provider": "anthropic",

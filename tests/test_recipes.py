@@ -22,7 +22,8 @@ def test_four_templates_are_listed_in_order():
 
 def test_every_recipe_has_the_contract_shape():
     for recipe in list_recipes():
-        assert set(recipe) == {"id", "title", "description", "inputs"}
+        fields = "id version title description order inputs source folder file pack versions"
+        assert set(recipe) == set(fields.split())
         assert recipe["title"] and recipe["description"]
         for item in recipe["inputs"]:
             assert {"name", "type", "required"} <= set(item)
@@ -90,7 +91,8 @@ def test_use_my_data_offers_only_the_confined_data_path():
     message = build_opening_message(
         GenerationRequest(prompt="p", template="use_my_data", data_path="/root/x.csv"), None
     )
-    assert "DATA_PATH: /root/x.csv" in message["content"][0]["text"]
+    text = message["content"][0]["text"]
+    assert "DATA_PATH" in text and "/root/x.csv" in text
 
 
 def test_context_carries_the_repo_pack_and_the_model_card_usage():

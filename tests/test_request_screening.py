@@ -114,8 +114,11 @@ async def test_a_topic_naming_a_file_arrives_as_its_confined_data_path(recording
     await _finish(jp_fetch, gen_id)
     confined = str((jp_root_dir / "sales.csv").resolve())
     [provider] = recording
-    assert provider.prepared["request"].data_path == confined
-    assert f"DATA_PATH: {confined}" in json.dumps(provider.calls[0])
+    # The engine sees it relative to the notebook's folder (the root): no path of the server.
+    assert provider.prepared["request"].data_path == "sales.csv"
+    assert "DATA_PATH (relative to the notebook's folder, NOTEBOOK_DIR): sales.csv" in json.dumps(
+        provider.calls[0]
+    )
     assert (await _json(jp_fetch, "generations", gen_id))["request"]["data_path"] == confined
 
 
@@ -159,7 +162,7 @@ def test_the_providers_never_read_a_topic_as_a_path():
     plan = plan_candidates(request, {"checkout": "/tmp/x", "readmes": []}, {})
     assert not any("/etc/passwd" in (c.code or "") for c in plan)
     confined = GenerationRequest(prompt="p", template="use_my_data", data_path="/root/data.csv")
-    assert "DATA_PATH: /root/data.csv" in build_opening_message(confined, None)["content"][0]["text"]
+    assert "NOTEBOOK_DIR): /root/data.csv" in build_opening_message(confined, None)["content"][0]["text"]
     plan = plan_candidates(confined, {"checkout": "/tmp/x", "readmes": []}, {})
     assert any("/root/data.csv" in (c.code or "") for c in plan)
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from cookbook_ext.agent.providers.offline import _data_candidate, _install_candidate, _setup_candidate
+from cookbook_ext.agent.providers.offline import (
+    Candidate,
+    _data_candidate,
+    _install_candidate,
+    _setup_candidate,
+)
 from cookbook_ext.guardrails import RISK_ORDER, RiskReport, assess_risk, classify_risk, needs_approval
 from cookbook_ext.ingest.examples import parse_code_blocks
 from tests.fakes import repos
@@ -309,13 +314,13 @@ def _report(code: str) -> RiskReport:
     return assess_risk(code)
 
 
-@pytest.mark.parametrize(("code", "reasons"), [c[1:] for c in EVASIONS], ids=[c[0] for c in EVASIONS])
-
 def test_an_install_of_a_run_time_list_says_so():
     report = assess_risk('to_install = "torch"\n%pip install -q {to_install}')
     assert report.reasons == [INSTALLS]
     assert report.details == ["installs the packages in {to_install} (chosen when the cell runs)"]
 
+
+@pytest.mark.parametrize(("code", "reasons"), [c[1:] for c in EVASIONS], ids=[c[0] for c in EVASIONS])
 def test_evasions_are_recognised(code: str, reasons: list[str]) -> None:
     report = _report(code)
     assert report.reasons == reasons, report.details
@@ -423,7 +428,8 @@ FIXTURE_SNIPPETS = [
     "import os\nraise RuntimeError('leak: ' + os.environ['ANTHROPIC_API_KEY'])",
     "print(open('/tmp/checkout/config/settings.py').read())",
     # Cookbook's own scaffolding cells (the offline provider).
-    _setup_candidate("/home/user/repos/tiny-model").code or "",
+    _setup_candidate({"checkout": "/home/user/repos/tiny-model"}).code or "",
+    _setup_candidate({"location": {"path": "../repos/tiny-model"}}).code or "",
     _data_candidate("/home/user/data/train.csv").code or "",
     _data_candidate("data/train.csv").code or "",
 ]
@@ -517,12 +523,15 @@ def test_the_benign_set_covers_the_fixtures() -> None:
 
 def test_the_install_scaffold_is_only_an_install() -> None:
     candidate = _install_candidate(
-        {"name": "tiny", "dependencies": {"packages": [{"name": "numpy", "spec": ">=1.20"}]}}, {}, []
+        {"name": "tiny", "dependencies": {"packages": [{"name": "numpy", "spec": ">=1.20"}]}},
+        {},
+        [],
+        [Candidate(title="Use", explanation="", code="import numpy")],
     )
     assert candidate is not None and candidate.code
     report = assess_risk(candidate.code)
     assert report.reasons == [INSTALLS]
-    assert report.details == ["installs {to_install}"]
+    assert report.details == ["installs the packages in {to_install} (chosen when the cell runs)"]
 
 
 def test_huge_or_strange_cells_do_not_crash() -> None:

@@ -103,11 +103,11 @@ def _authorization_saw_no_user(messages: list[str]) -> bool:
 
 def test_every_route_pattern_is_concrete():
     assert all("(" not in r for r in ROUTES)
-    assert len(ROUTES) == 17
+    assert len(ROUTES) == 23
 
 
 def test_every_handler_is_enumerated():
-    assert len(CALLS) == 20
+    assert len(CALLS) == 27
 
 
 def test_the_server_runs_with_the_default_allow_unauthenticated_access(jp_serverapp):

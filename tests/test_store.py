@@ -79,7 +79,7 @@ def _columns(engine, table: str) -> set[str]:
 def test_migrations_create_every_table_and_record_the_revision(open_store):
     store = open_store()
     tables = set(inspect(store.engine).get_table_names())
-    assert TABLES | {"alembic_version"} <= tables
+    assert TABLES | {"comparisons", "alembic_version"} <= tables
     assert _revision(store.engine) == HEAD
     assert {"id", "key", "owner", "source", "kind", "commit", "result"} <= _columns(store.engine, "repos")
     generation_columns = _columns(store.engine, "generations")
@@ -116,6 +116,8 @@ def test_migrations_go_down_and_up_again_on_an_empty_database(store_url):
         for below in reversed([None, *revisions[:-1]]):
             _alembic(engine, "downgrade", "-1")
             assert _revision(engine) == below
+            if below == "0003":
+                assert "comparisons" not in set(inspect(engine).get_table_names())
             if below == "0001":
                 assert "owner" not in _columns(engine, "repos")
                 assert "owner" not in _columns(engine, "generations")
@@ -124,7 +126,7 @@ def test_migrations_go_down_and_up_again_on_an_empty_database(store_url):
 
         _alembic(engine, "upgrade", "head")
         assert _revision(engine) == HEAD
-        assert TABLES <= set(inspect(engine).get_table_names())
+        assert TABLES | {"comparisons"} <= set(inspect(engine).get_table_names())
         assert "owner" in _columns(engine, "repos")
     finally:
         engine.dispose()
@@ -275,6 +277,22 @@ def test_running_generations_are_marked_interrupted_on_start(open_store):
     assert store.mark_interrupted("restarted") == [running["id"]]
     assert store.get_generation(running["id"])["status"] == "interrupted"
     assert store.get_generation(done["id"])["status"] == "finished"
+
+
+def test_comparisons_are_kept_per_owner_newest_first(open_store, monkeypatch):
+    dora, eve = open_store("dora"), open_store("eve")
+    clock = iter([100.0, 200.0])
+    fake_time = type("Clock", (), {"time": staticmethod(lambda: next(clock))})
+    monkeypatch.setattr(cookbook_ext.store, "time", fake_time)
+    runs = [{"index": 0, "provider": "offline", "model": None, "generation_id": "g" * 32}]
+    request = {"prompt": "p", "inputs": {"n": 2}}
+    first = dora.create_comparison(comparison_id="a" * 32, request=request, runs=runs)
+    dora.create_comparison(comparison_id="b" * 32, request={"prompt": "q"}, runs=runs)
+    assert dora.get_comparison("a" * 32) == first and first["request"]["inputs"] == {"n": 2}
+    assert [c["id"] for c in dora.list_comparisons()] == ["b" * 32, "a" * 32]
+    assert eve.list_comparisons() == []
+    with pytest.raises(NotFound):
+        eve.get_comparison("a" * 32)
 
 
 def test_secrets_are_kept_per_owner_as_bytes(open_store):

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..ingest.context import filter_injection_phrases
-from ..recipes import complexity_guidance, get_recipe
+from ..portable import RepoLocation, setup_code
+from ..recipes import complexity_guidance, instructions_for
 from . import untrusted
+from .follow_up import render_current_notebook
 from .providers.base import Block, Message, SystemPrompt
 
 if TYPE_CHECKING:
@@ -59,11 +61,10 @@ def build_system_prompt(
 ) -> SystemPrompt:
     """The instructions, stable per recipe and settings. `repo` and `model` are not read: what
     they hold is untrusted and goes into the opening message (`build_opening_message`)."""
-    recipe = get_recipe(request.template)
     parts = [
         _ROLE,
         _RULES.format(cell_timeout=budgets.cell_timeout, max_cells=budgets.max_cells),
-        recipe.instructions,
+        instructions_for(request),  # the recipe's, rendered with its inputs
         complexity_guidance(request.complexity),
         untrusted.SYSTEM_RULE,
         _secrets_rule(secret_names),
@@ -75,8 +76,14 @@ def build_opening_message(
     request: GenerationRequest, repo: dict[str, Any] | None, model: dict[str, Any] | None = None
 ) -> Message:
     """The first user message: the repository and model material as untrusted_data blocks and
-    the warning after them (when there is any), then the request with the template's inputs."""
+    the warning after them (when there is any), then the request with the template's inputs.
+    A follow-up's "Current notebook" (agent/follow_up.py: the user's own material, not the
+    repository's) comes between the two, after the stable prefix."""
     blocks = material_blocks(repo, model)
+    material = bool(blocks)
+    follow_up = getattr(request, "follow_up", None)
+    if follow_up is not None:
+        blocks.append({"type": "text", "text": render_current_notebook(follow_up)})
     lines = [
         f"Request: {request.prompt}",
         f"Template: {request.template}",
@@ -89,13 +96,15 @@ def build_opening_message(
     # Only data_path, confined to the root by the server (a use_my_data topic naming a file
     # arrives there too): a topic is never offered as a path.
     if request.data_path:
-        lines.append(f"DATA_PATH: {request.data_path}")
+        lines.append(f"DATA_PATH (relative to the notebook's folder, NOTEBOOK_DIR): {request.data_path}")
     if request.compare_with:
         lines.append(f"Compare with: {request.compare_with}")
-    if repo and repo.get("checkout"):
-        lines.append(f"The repository is checked out at {repo['checkout']} (use this absolute path in code).")
-    if not blocks:
+    if repo and (repo.get("location") or repo.get("checkout")):
+        lines.append(_setup_instructions(repo))
+    if not material:
         lines.append("No repository or model metadata is attached; work from the request alone.")
+    if follow_up is not None:
+        lines.append("This request follows up on the notebook above: continue it.")
     lines.append("Plan briefly, then start building the notebook with the tools.")
     return {"role": "user", "content": [*blocks, {"type": "text", "text": "\n".join(lines)}]}
 
@@ -120,6 +129,29 @@ def material_blocks(repo: dict[str, Any] | None, model: dict[str, Any] | None) -
     return blocks
 
 
+def _setup_instructions(repo: dict[str, Any]) -> str:
+    """Where the notebook finds the repository, and the setup cell that gets it there: Cookbook's
+    own text (portable.py), so it sits in the request, outside the untrusted blocks."""
+    given = repo.get("location")
+    location = RepoLocation.from_dict(given) if given else RepoLocation(path=str(repo["checkout"]))
+    where = f"The repository is in `{location.path}`"
+    if not location.path.startswith("/"):
+        where += " relative to the notebook's folder"
+    if location.clone_url and location.commit:
+        where += (
+            f" (the setup cell clones {location.clone_url} at commit {location.commit} there when "
+            "it is missing)"
+        )
+    return (
+        "The notebook must run unchanged on another machine: never write an absolute path of this "
+        f"one into a cell. {where}. Make this setup cell the notebook's first code cell, as it is: "
+        "it defines NOTEBOOK_DIR (the notebook's folder) and REPO_DIR (the repository), makes the "
+        "repository importable and works from REPO_DIR. Refer to the repository's files relative "
+        "to REPO_DIR, and to the user's files relative to NOTEBOOK_DIR.\n"
+        f"```python\n{setup_code(location)}```"
+    )
+
+
 def _secrets_rule(names: Sequence[str]) -> str:
     if not names:
         return (
@@ -140,16 +172,22 @@ def _repo_section(repo: dict[str, Any]) -> str:
         head.append(f"URL: {repo['url']}")
     if repo.get("commit"):
         head.append(f"Commit: {repo['commit']}")
-    if repo.get("checkout"):
-        head.append(f"Checkout (absolute path on the kernel's machine): {repo['checkout']}")
     deps = repo.get("dependencies") or {}
     if deps.get("python"):
         head.append(f"Python requirement: {deps['python']}")
     packages = deps.get("packages") or []
-    if packages:
-        shown = [f"{p.get('name')}{p.get('spec') or ''}" for p in packages[:_MAX_PACKAGES]]
-        more = f" (+{len(packages) - _MAX_PACKAGES} more)" if len(packages) > _MAX_PACKAGES else ""
-        head.append(f"Declared dependencies: {', '.join(shown)}{more}")
+    # What running the project needs, apart from its dev, test, docs and optional extras.
+    for label, group in (
+        ("Declared dependencies", [p for p in packages if p.get("runtime", True)]),
+        (
+            "Development and optional dependencies (not needed to run it)",
+            [p for p in packages if p.get("runtime", True) is False],
+        ),
+    ):
+        if group:
+            shown = [f"{p.get('name')}{p.get('spec') or ''}" for p in group[:_MAX_PACKAGES]]
+            more = f" (+{len(group) - _MAX_PACKAGES} more)" if len(group) > _MAX_PACKAGES else ""
+            head.append(f"{label}: {', '.join(shown)}{more}")
     hf_ids = repo.get("hf_ids") or []
     if hf_ids:
         head.append(

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,10 +26,11 @@ from ..guardrails import CredentialCheck, assess_risk, check_credentials, needs_
 from ..ingest import files as repo_files
 from ..redact import Redactor
 from . import untrusted
-from .providers.base import ToolCall, ToolSpec
+from .providers.base import CellSource, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     from ..kernel import ExecutionResult, KernelExecutor
+    from .follow_up import NotebookCellView
     from .types import Budgets, EventSink
 
 log = logging.getLogger(__name__)
@@ -199,6 +201,10 @@ class Cell:
     attempts: int = 0
     validated: dict[str, Any] | None = None  # the nbformat cell, while its latest run succeeded
     origin: str | None = None  # "repository", "model_card" or None (the model wrote it)
+    title: str = ""  # what it does ("Load the model"), never its id
+    source_info: CellSource | None = None  # where it comes from, when the provider said
+    replaces: str | None = None  # a follow-up's new version of this notebook cell (its id)
+    replaces_edited: bool = False  # ... which the user had edited: the front end asks first
 
 
 @dataclass
@@ -237,7 +243,13 @@ class Workspace:
     trust: RepoTrust = field(default_factory=RepoTrust)
     cells: dict[str, Cell] = field(default_factory=dict)  # insertion order is notebook order
     summary: str | None = None
+    # Who writes the cells, for their metadata ("written by claude-...").
+    provider_name: str = ""
+    model_name: str = ""
+    # A follow-up: the unit's cells in the user's notebook, which edit_cell may replace (by id).
+    notebook_cells: Mapping[str, NotebookCellView] = field(default_factory=dict)
     _counter: int = 0
+    _aliases: dict[str, str] = field(default_factory=dict)  # notebook cell id -> its new version
 
     # -- the loop's view -------------------------------------------------------------------------
 
@@ -292,12 +304,20 @@ class Workspace:
         args = call.arguments
         if call.name == "create_cell":
             return await self.create_cell(
-                args["code"], args.get("type", "code"), before=args.get("before"), origin=call.origin
+                args["code"],
+                args.get("type", "code"),
+                before=args.get("before"),
+                origin=call.origin,
+                cell_source=call.cell,
             )
         if call.name == "execute_cell":
             return await self.execute_cell(args["cell_id"])
         if call.name == "edit_cell":
-            return await self.edit_cell(args["cell_id"], args["code"])
+            outcome = await self.edit_cell(args["cell_id"], args["code"])
+            if call.repair:
+                repair = {"kind": call.repair.get("kind", ""), "detail": call.repair.get("detail", "")}
+                await self.sink.emit("repair", {"cell_id": args["cell_id"], **repair})
+            return outcome
         if call.name == "delete_cell":
             return await self.delete_cell(args["cell_id"])
         if call.name == "read_file_from_repo":
@@ -314,17 +334,29 @@ class Workspace:
     # -- cells -----------------------------------------------------------------------------------
 
     def _cell(self, cell_id: str) -> Cell:
-        cell = self.cells.get(cell_id)
+        cell = self.cells.get(self._aliases.get(cell_id, cell_id))
         if cell is None:
+            if cell_id in self.notebook_cells:
+                raise ToolInputError(
+                    f"{cell_id!r} is a cell of the user's notebook, not one of this generation's: "
+                    "edit_cell with its id replaces it (then run it with execute_cell); new cells "
+                    "go after the notebook's last cell."
+                )
             known = ", ".join(self.cells) or "none yet"
             raise ToolInputError(f"There is no cell {cell_id!r}. Existing cells: {known}.")
         return cell
 
     async def create_cell(
-        self, code: str, cell_type: CellType, *, before: str | None = None, origin: str | None = None
+        self,
+        code: str,
+        cell_type: CellType,
+        *,
+        before: str | None = None,
+        origin: str | None = None,
+        cell_source: CellSource | None = None,
     ) -> ToolOutcome:
         if before is not None:
-            self._cell(before)  # refuse an unknown id before using up a cell number
+            before = self._cell(before).cell_id  # refuse an unknown id before using up a cell number
         if len(self.cells) >= self.budgets.max_cells:
             raise ToolInputError(
                 f"The notebook already has {self.budgets.max_cells} cells, the limit. "
@@ -340,6 +372,7 @@ class Workspace:
             source=code,
             nb_id=f"cookbook-{nb_prefix}-{cell_id}",
             origin=origin if origin in UNTRUSTED_ORIGINS else None,
+            source_info=cell_source,
         )
         if before is None:
             self.cells[cell_id] = cell
@@ -347,8 +380,16 @@ class Workspace:
             items = list(self.cells.items())
             items.insert(list(self.cells).index(before), (cell_id, cell))
             self.cells = dict(items)
+        cell.title = self._title(cell)
         await self.sink.emit(
-            "cell_created", {"cell_id": cell_id, "cell_type": cell_type, "source": code, "before": before}
+            "cell_created",
+            {
+                "cell_id": cell_id,
+                "cell_type": cell_type,
+                "source": code,
+                "before": before,
+                "title": cell.title,
+            },
         )
         if cell_type == "markdown":
             await self._validate(cell, self._markdown_cell(cell))
@@ -361,7 +402,10 @@ class Workspace:
         )
 
     async def edit_cell(self, cell_id: str, code: str) -> ToolOutcome:
+        if cell_id in self.notebook_cells and cell_id not in self._aliases and cell_id not in self.cells:
+            return await self._replace_notebook_cell(self.notebook_cells[cell_id], code)
         cell = self._cell(cell_id)
+        cell_id = cell.cell_id
         code, key_note = self._guard(code, cell.cell_type, "The cell was not changed.")
         if code == cell.source:
             return ToolOutcome(
@@ -405,16 +449,90 @@ class Workspace:
             "from the environment."
         )
 
+    async def _replace_notebook_cell(self, view: NotebookCellView, code: str) -> ToolOutcome:
+        """A follow-up's edit_cell of a cell of the user's notebook: a new cell of this generation
+        that, once validated, replaces that one (`replaces` in its events)."""
+        cell_type: CellType = "markdown" if view.cell_type == "markdown" else "code"
+        code, key_note = self._guard(code, cell_type, "The cell was not changed.")
+        if code == view.source:
+            return ToolOutcome(
+                content=json.dumps({"cell_id": view.id, "edited": False, "note": "The source is unchanged."}),
+                summary=f"{_short(view.id, 40)} unchanged",
+            )
+        if len(self.cells) >= self.budgets.max_cells:
+            raise ToolInputError(f"The notebook already has {self.budgets.max_cells} cells, the limit.")
+        self._counter += 1
+        cell_id = f"c{self._counter}"
+        nb_prefix = re.sub(r"[^A-Za-z0-9]", "", self.generation_id)[:12] or "gen"
+        cell = Cell(
+            cell_id=cell_id,
+            cell_type=cell_type,
+            source=code,
+            nb_id=f"cookbook-{nb_prefix}-{cell_id}",
+            replaces=view.id,
+            replaces_edited=view.edited,
+        )
+        self.cells[cell_id] = cell
+        self._aliases[view.id] = cell_id
+        cell.title = self._title(cell, fallback=view.source)
+        await self.sink.emit(
+            "cell_created",
+            {
+                "cell_id": cell_id,
+                "cell_type": cell_type,
+                "source": code,
+                "before": None,
+                "title": cell.title,
+                **self._replacing(cell),
+            },
+        )
+        if cell_type == "markdown":
+            await self._validate(cell, self._markdown_cell(cell))
+            note = "Markdown cells need no run."
+        else:
+            note = f"Run execute_cell({cell_id!r}) to validate it; once it runs it replaces {view.id!r}."
+        if key_note:
+            note = f"{key_note} {note}"
+        answer = {"cell_id": cell_id, "replaces": view.id, "edited": True, "note": note}
+        return ToolOutcome(content=json.dumps(answer), summary=f"{cell_id} replaces a notebook cell")
+
+    @staticmethod
+    def _replacing(cell: Cell) -> dict[str, Any]:
+        if not cell.replaces:
+            return {}
+        return {"replaces": cell.replaces, "replaces_edited": cell.replaces_edited}
+
+    def _title(self, cell: Cell, fallback: str = "") -> str:
+        """What the cell does, as the panel names it: the provider's title, a markdown cell's
+        heading, the heading right above a code cell, its first comment, or its first line."""
+        if cell.source_info is not None and cell.source_info.title:
+            return _short(cell.source_info.title, 120)
+        if cell.cell_type == "markdown":
+            return cell_title(cell.source, "markdown") or "Notes"
+        order = list(self.cells)
+        at = order.index(cell.cell_id) if cell.cell_id in order else -1
+        if at > 0:
+            above = self.cells[order[at - 1]]
+            if above.cell_type == "markdown":
+                heading = _heading(above.source)
+                if heading:
+                    return heading
+        return cell_title(cell.source, "code") or cell_title(fallback, "code") or "Code"
+
     async def delete_cell(self, cell_id: str) -> ToolOutcome:
         cell = self._cell(cell_id)
+        cell_id = cell.cell_id
         await self._invalidate(cell)
         del self.cells[cell_id]
+        if cell.replaces:  # the notebook's own cell stays as it was
+            self._aliases.pop(cell.replaces, None)
         return ToolOutcome(
             content=json.dumps({"cell_id": cell_id, "deleted": True}), summary=f"deleted {cell_id}"
         )
 
     async def execute_cell(self, cell_id: str) -> ToolOutcome:
         cell = self._cell(cell_id)
+        cell_id = cell.cell_id
         if cell.cell_type == "markdown":
             return ToolOutcome(
                 content=json.dumps(
@@ -511,7 +629,10 @@ class Workspace:
                 "warning",
                 {
                     "message": f"Cell {cell.cell_id} needs approval ({'; '.join(reasons)}) but no one "
-                    "can approve it here, so it was not run."
+                    f"can approve it here, so “{cell.title}” was not run.",
+                    "code": "no_approver",
+                    "cell_id": cell.cell_id,
+                    "untrusted": cell.origin in UNTRUSTED_ORIGINS and not self.trust.trusted,
                 },
             )
             return "unanswered"
@@ -523,19 +644,23 @@ class Workspace:
             "source": cell.source,
             "reasons": reasons,
             # What exactly will happen: the packages and versions, the command, the host.
-            "details": assess_risk(cell.source).details,
+            "details": self._approval_details(cell),
             # "model" when the model wrote it; the card says whose code it is and shows it whole.
             "origin": cell.origin or "model",
             "untrusted": untrusted,
             "repo": {"id": self.trust.repo_id, "label": self.trust.label} if untrusted else None,
+            "title": cell.title,
         }
+        installs = cell.source_info.installs if cell.source_info is not None else []
+        if installs:
+            payload["packages"] = list(installs)
         # Ask first, then announce: whoever reads `approval_required` may answer at once, and the
         # question must already be waiting for that answer.
         task = asyncio.ensure_future(self.approve(dict(payload, reasons=list(reasons))))
         await asyncio.sleep(0)  # let it register before the event can be read
         await self.sink.emit("approval_required", dict(payload, reasons=list(reasons)))
         await self.sink.emit(
-            "status", {"phase": "approval", "message": f"Waiting for your approval to run {cell.cell_id}"}
+            "status", {"phase": "approval", "message": f"Waiting for your approval to run “{cell.title}”"}
         )
         waiter = asyncio.ensure_future(self.cancel.wait())
         try:
@@ -593,16 +718,44 @@ class Workspace:
             "source": self.redact(cell.source),
         }
 
+    def _approval_details(self, cell: Cell) -> list[str]:
+        """What running the cell will do, for its approval card. A cell the provider says
+        installs some requirements (when missing) names them, where the code alone cannot."""
+        details = assess_risk(cell.source).details
+        installs = cell.source_info.installs if cell.source_info is not None else []
+        if installs:
+            named = f"installs {', '.join(installs)} (only those not installed yet)"
+            details = [named, *(d for d in details if not d.startswith("installs the packages in "))]
+        return details
+
     def _metadata(self, cell: Cell) -> dict[str, Any]:
-        return {
-            "cookbook": {
-                "generation_id": self.generation_id,
-                "cell_id": cell.cell_id,
-                "attempt": max(1, cell.attempts),  # markdown never runs: its one appearance counts
-            }
+        """`metadata.cookbook` of a kept cell: its generation, and what the badge shows (its
+        title, where it comes from, when and by whom it was written)."""
+        info = cell.source_info
+        if info is not None:
+            origin, detail = info.kind, info.detail
+        else:
+            origin, detail = "model", f"written by {self.model_name or self.provider_name or 'the model'}"
+        meta: dict[str, Any] = {
+            "generation_id": self.generation_id,
+            "cell_id": cell.cell_id,
+            "attempt": max(1, cell.attempts),  # markdown never runs: its one appearance counts
+            "title": cell.title,
+            "origin": origin,
+            "origin_detail": detail,
+            "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "provider": self.provider_name,
+            "model": self.model_name,
         }
+        if cell.replaces:
+            meta["replaces"] = cell.replaces
+        return {"cookbook": meta}
 
     async def _validate(self, cell: Cell, nb_cell: dict[str, Any]) -> None:
+        title = self._title(cell)  # a heading may have gone in above it since it was made
+        if title != cell.title:
+            cell.title = title
+            nb_cell["metadata"]["cookbook"]["title"] = title
         cell.validated = nb_cell
         # The front end inserts at `index`: the number of validated cells before this one.
         index = 0
@@ -611,7 +764,16 @@ class Workspace:
                 break
             if other.validated is not None:
                 index += 1
-        await self.sink.emit("cell_validated", {"cell_id": cell.cell_id, "index": index, "cell": nb_cell})
+        await self.sink.emit(
+            "cell_validated",
+            {
+                "cell_id": cell.cell_id,
+                "index": index,
+                "cell": nb_cell,
+                "title": cell.title,
+                **self._replacing(cell),
+            },
+        )
 
     async def _invalidate(self, cell: Cell) -> None:
         if cell.validated is not None:
@@ -841,6 +1003,45 @@ def _search(
 
 
 # -- text helpers ------------------------------------------------------------------------------
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+_COMMENT = re.compile(r"^\s*#(?!!)\s*(.+?)\s*$")
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _heading(markdown: str) -> str:
+    """The first heading of a markdown cell ("" when it has none)."""
+    for line in markdown.splitlines():
+        match = _HEADING.match(line)
+        if match:
+            return _short(match.group(1).strip("*_` "), 120)
+    return ""
+
+
+def cell_title(source: str, cell_type: str) -> str:
+    """A name for what a cell does, from its own text: a markdown cell's heading (else its first
+    line); a code cell's first comment (else its first line of code)."""
+    if cell_type == "markdown":
+        heading = _heading(source)
+        if heading:
+            return heading
+        first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+        return _short(first, 80)
+    for line in source.splitlines():
+        if not line.strip() or line.lstrip().startswith("#!"):
+            continue
+        match = _COMMENT.match(line)
+        if match:
+            text = match.group(1)
+            if text and not text.lower().startswith(("noqa", "type:", "pragma", "%%", "-*-")):
+                return _short(text[0].upper() + text[1:], 80)
+            continue
+        return _short(line.strip(), 80)
+    return ""
+
 
 
 def _describe(error: jsonschema.ValidationError) -> str:

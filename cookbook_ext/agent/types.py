@@ -5,12 +5,13 @@ Shared by the loop, the prompt and the tools; importing it pulls in no SDK, kern
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
+    from .follow_up import FollowUp
     from .providers.base import Usage
 
 __all__ = [
@@ -38,6 +39,15 @@ class GenerationRequest:
     hf_model_id: str | None = None
     data_path: str | None = None  # use_my_data: the user's file or folder, confined by the server
     compare_with: str | None = None  # ab_arena: a second model id or a setting
+    # The recipe as the server prepared it (recipes/registry.py): the rendered instructions, what
+    # the generation records ({id, version, sha256, ...}), the user's inputs, the offline
+    # provider's hints. Unset, the built-in recipe named by `template` is used.
+    instructions: str | None = None
+    recipe: dict[str, Any] | None = None
+    inputs: dict[str, Any] | None = None
+    offline: dict[str, Any] | None = None
+    # A follow-up: what it knows of the generation it continues (agent/follow_up.py).
+    follow_up: FollowUp | None = None
 
 
 @dataclass
@@ -63,3 +73,7 @@ class GenerationOutcome:
     usage: Usage
     turns: int
     message: str | None = None
+    verification: dict[str, Any] | None = None  # the last fresh-kernel check (verify.Verification)
+    # Why a run failed or kept nothing, and the buttons for what to do (agent/diagnosis.py).
+    cause: str | None = None
+    next_steps: list[dict[str, Any]] = field(default_factory=list)

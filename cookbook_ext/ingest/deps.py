@@ -4,6 +4,11 @@ requirements*.txt, pyproject.toml (PEP 621, Poetry, dependency groups), setup.cf
 environment.yml, Pipfile, .python-version and runtime.txt. Everything is parsed as data: setup.py
 through `ast`, never executed; YAML with a line reader, so no document can expand in memory.
 A malformed file becomes a warning and the others still count.
+
+Each package says whether running the project needs it: `runtime` is false, and `group` names the
+extra, the dependency group or the kind of requirements file, for what only developing, testing,
+documenting or an optional feature needs (`requirements-dev.txt`, `[project.optional-dependencies]`,
+PEP 735 `[dependency-groups]`, Poetry groups, Pipfile's dev-packages).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["Dependencies", "dependency_files", "parse_dependencies"]
+__all__ = ["Dependencies", "dependency_files", "parse_dependencies", "requirements_file_group"]
 
 MAX_FILES = 25
 MAX_PACKAGES = 400
@@ -34,6 +39,13 @@ SKIP_DIRS = frozenset({"tests", "test", "testing", "docs", "doc", "benchmarks", 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._\-]*)\s*(\[[^\]]*\])?\s*(.*)$")
 _EGG = re.compile(r"#egg=([A-Za-z0-9][A-Za-z0-9._\-]*)")
 _CONDA = re.compile(r"^(?:[\w\-]+::)?([A-Za-z0-9][A-Za-z0-9._\-]*)\s*(.*)$")
+# A requirements file named for what is not running the project: requirements-dev.txt,
+# requirements/test.txt, docs-requirements.in, requirements_optional.txt.
+_NOT_RUNTIME_FILE = re.compile(
+    r"(?:^|[-_./])(dev|devel|develop|development|tests?|testing|docs?|lint|linting|style|typing|mypy|"
+    r"ci|bench|benchmarks?|format|pre-commit|precommit|quality|build|optional|extras?)(?=$|[-_.])",
+    re.IGNORECASE,
+)
 
 # Python version sources, most authoritative first.
 _PYTHON_PRIORITY = (
@@ -51,25 +63,42 @@ _PYTHON_PRIORITY = (
 @dataclass
 class Dependencies:
     python: str | None = None
-    packages: list[dict[str, str]] = field(default_factory=list)
+    packages: list[dict[str, Any]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     _seen: set[tuple[str, str, str]] = field(default_factory=set, repr=False)
     _python_by_file: dict[str, str] = field(default_factory=dict, repr=False)
+    # The repository is itself an installable package: {name, file, build_backend} from its root
+    # pyproject.toml ([project] or Poetry), setup.cfg or setup.py; None when it is not one.
+    project: dict[str, Any] | None = None
 
-    def add(self, name: str, spec: str, source: str) -> None:
+    def add(self, name: str, spec: str, source: str, group: str | None = None) -> None:
+        """One declared package; `group` (an extra, a dependency group, "dev", "test") for what
+        running the project does not need."""
         key = (name.lower(), spec, source)
         if key in self._seen or len(self.packages) >= MAX_PACKAGES:
             return
         self._seen.add(key)
-        self.packages.append({"name": name, "spec": spec, "source": source})
+        self.packages.append(
+            {"name": name, "spec": spec, "source": source, "runtime": group is None, "group": group}
+        )
 
     def set_python(self, path: str, spec: object) -> None:
         if isinstance(spec, str) and spec.strip() and "/" not in path and path not in self._python_by_file:
             self._python_by_file[path] = spec.strip()[:60]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"python": self.python, "packages": self.packages, "files": self.files}
+        return {
+            "python": self.python,
+            "packages": self.packages,
+            "files": self.files,
+            "project": self.project,
+        }
+
+    def set_project(self, path: str, name: object, build_backend: object = None) -> None:
+        if isinstance(name, str) and name.strip() and "/" not in path and self.project is None:
+            backend = build_backend if isinstance(build_backend, str) else None
+            self.project = {"name": name.strip()[:100], "file": path, "build_backend": backend}
 
 
 def _kind(path: str) -> str | None:
@@ -133,7 +162,7 @@ def parse_dependencies(entries: Iterable[FileEntry], reader: TextReader) -> Depe
 # -- requirement strings -----------------------------------------------------------------------
 
 
-def _add_requirement(line: str, source: str, deps: Dependencies) -> None:
+def _add_requirement(line: str, source: str, deps: Dependencies, group: str | None = None) -> None:
     line = line.strip()
     if not line:
         return
@@ -142,21 +171,29 @@ def _add_requirement(line: str, source: str, deps: Dependencies) -> None:
     except InvalidRequirement:
         egg = _EGG.search(line)
         if egg:
-            deps.add(egg.group(1), line.split("#", 1)[0].strip(), source)
+            deps.add(egg.group(1), line.split("#", 1)[0].strip(), source, group)
             return
         m = _NAME.match(line)
         if m and not line.startswith(("-", ".", "/", "http:", "https:", "git+")):
-            deps.add(m.group(1), m.group(3).strip(), source)
+            deps.add(m.group(1), m.group(3).strip(), source, group)
         return
     spec = str(req.specifier)
     if req.url:
         spec = f"@ {req.url}"
     if req.marker:
         spec = f"{spec}; {req.marker}".lstrip()
-    deps.add(req.name, spec, source)
+    deps.add(req.name, spec, source, group)
+
+
+def requirements_file_group(path: str) -> str | None:
+    """What a requirements file is for when that is not running the project ("dev", "test",
+    "docs", ...), read from its name and folder; None for runtime requirements."""
+    match = _NOT_RUNTIME_FILE.search(path.lower().removesuffix(".txt").removesuffix(".in"))
+    return match.group(1) if match else None
 
 
 def _requirements(path: str, text: str, deps: Dependencies) -> None:
+    group = requirements_file_group(path)
     joined = re.sub(r"\\\r?\n", " ", text)
     for raw in joined.splitlines():
         line = re.sub(r"(^|\s)#.*$", "", raw).strip()
@@ -167,9 +204,9 @@ def _requirements(path: str, text: str, deps: Dependencies) -> None:
             if line.startswith(("-e ", "--editable")):
                 egg = _EGG.search(line)
                 if egg:
-                    deps.add(egg.group(1), "(editable)", path)
+                    deps.add(egg.group(1), "(editable)", path, group)
             continue
-        _add_requirement(line, path, deps)
+        _add_requirement(line, path, deps, group)
 
 
 # -- pyproject.toml, Pipfile -------------------------------------------------------------------
@@ -196,29 +233,38 @@ def _pyproject(path: str, text: str, deps: Dependencies) -> None:
     if data is None:
         return
     project = _dict(data.get("project"))
+    backend = _dict(data.get("build-system")).get("build-backend")
+    poetry_name = _dict(_dict(data.get("tool")).get("poetry")).get("name")
+    deps.set_project(path, project.get("name") or poetry_name, backend)
     deps.set_python(path, project.get("requires-python"))
     for req in _str_list(project.get("dependencies")):
         _add_requirement(req, path, deps)
     for extra, reqs in _dict(project.get("optional-dependencies")).items():
         for req in _str_list(reqs):
-            _add_requirement(req, f"{path} [{extra}]", deps)
+            _add_requirement(req, f"{path} [{extra}]", deps, extra)
     for group, reqs in _dict(data.get("dependency-groups")).items():
-        for req in _str_list(reqs):
-            _add_requirement(req, f"{path} [{group}]", deps)
+        for req in _str_list(reqs):  # a {include-group = ...} table is not a requirement
+            _add_requirement(req, f"{path} [{group}]", deps, group)
     poetry = _dict(_dict(data.get("tool")).get("poetry"))
     _poetry_table(path, _dict(poetry.get("dependencies")), path, deps)
     for group, table in _dict(poetry.get("group")).items():
-        _poetry_table(path, _dict(_dict(table).get("dependencies")), f"{path} [{group}]", deps)
+        _poetry_table(path, _dict(_dict(table).get("dependencies")), f"{path} [{group}]", deps, group)
+    for group in ("dev-dependencies",):  # Poetry before 1.2
+        _poetry_table(path, _dict(poetry.get(group)), f"{path} [dev]", deps, "dev")
 
 
-def _poetry_table(path: str, table: dict[str, Any], source: str, deps: Dependencies) -> None:
+def _poetry_table(
+    path: str, table: dict[str, Any], source: str, deps: Dependencies, group: str | None = None
+) -> None:
     for name, value in table.items():
         spec = value if isinstance(value, str) else _dict(value).get("version", "")
         spec = spec if isinstance(spec, str) else ""
         if name.lower() == "python":
             deps.set_python(path, spec)
             continue
-        deps.add(name, "" if spec == "*" else spec, source)
+        # A Poetry dependency marked optional is there for an extra only.
+        optional = isinstance(value, dict) and value.get("optional") is True
+        deps.add(name, "" if spec == "*" else spec, source, group or ("optional" if optional else None))
 
 
 def _pipfile(path: str, text: str, deps: Dependencies) -> None:
@@ -227,8 +273,8 @@ def _pipfile(path: str, text: str, deps: Dependencies) -> None:
         return
     requires = _dict(data.get("requires"))
     deps.set_python(path, requires.get("python_version") or requires.get("python_full_version"))
-    for table, source in (("packages", path), ("dev-packages", f"{path} [dev]")):
-        _poetry_table(path, _dict(data.get(table)), source, deps)
+    for table, source, group in (("packages", path, None), ("dev-packages", f"{path} [dev]", "dev")):
+        _poetry_table(path, _dict(data.get(table)), source, deps, group)
 
 
 # -- setup.cfg, setup.py -----------------------------------------------------------------------
@@ -243,6 +289,8 @@ def _setup_cfg(path: str, text: str, deps: Dependencies) -> None:
             f"{path} could not be parsed ({type(exc).__name__}); its dependencies were skipped."
         )
         return
+    if parser.has_section("metadata"):
+        deps.set_project(path, parser.get("metadata", "name", fallback=None))
     if parser.has_section("options"):
         deps.set_python(path, parser.get("options", "python_requires", fallback=None))
         for req in _cfg_list(parser.get("options", "install_requires", fallback="")):
@@ -250,7 +298,7 @@ def _setup_cfg(path: str, text: str, deps: Dependencies) -> None:
     if parser.has_section("options.extras_require"):
         for extra, value in parser.items("options.extras_require"):
             for req in _cfg_list(value):
-                _add_requirement(req, f"{path} [{extra}]", deps)
+                _add_requirement(req, f"{path} [{extra}]", deps, extra)
 
 
 def _cfg_list(value: str) -> list[str]:
@@ -287,7 +335,9 @@ def _setup_py(path: str, text: str, deps: Dependencies) -> None:
             elif kw.arg == "extras_require":
                 for extra, reqs in _dict(value).items():
                     for req in _str_list(reqs):
-                        _add_requirement(req, f"{path} [{extra}]", deps)
+                        _add_requirement(req, f"{path} [{extra}]", deps, extra)
+            elif kw.arg == "name":
+                deps.set_project(path, value)
             elif kw.arg == "python_requires":
                 deps.set_python(path, value)
 

@@ -1,4 +1,4 @@
-"""The Cookbook store: repositories, the Hub cache, generations and their events, secrets.
+"""The Cookbook store: repositories, the Hub cache, generations and their events, comparisons, secrets.
 
 SQLAlchemy over embedded SQLite by default (any database URL for shared deployments), with the
 schema managed by Alembic migrations that run on start. Every method is blocking; async callers
@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from ..errors import NotFound
-from .models import Event, Generation, ModelCacheEntry, Repo, Secret
+from .models import Comparison, Event, Generation, ModelCacheEntry, Repo, Secret
 
 T = TypeVar("T")
 
@@ -250,6 +250,7 @@ class Store:
         kernel_id: str | None,
         provenance: dict[str, Any] | None = None,
         generation_id: str | None = None,
+        parent_id: str | None = None,
     ) -> dict[str, Any]:
         row = Generation(
             id=generation_id or new_id(),
@@ -265,13 +266,15 @@ class Store:
             provenance=provenance or {},
             created_at=time.time(),
             finished_at=None,
+            parent_id=parent_id,
         )
         with self._session.begin() as s:
             s.add(row)
-        return self._generation_dict(row)
+            repo_name = s.scalar(select(Repo.name).where(Repo.id == repo_id)) if repo_id else None
+        return self._generation_dict(row, repo_name)
 
     @staticmethod
-    def _generation_dict(row: Generation) -> dict[str, Any]:
+    def _generation_dict(row: Generation, repo_name: str | None = None) -> dict[str, Any]:
         return {
             "id": row.id,
             "status": row.status,
@@ -285,6 +288,11 @@ class Store:
             "provenance": row.provenance or {},
             "created_at": row.created_at,
             "finished_at": row.finished_at,
+            "parent_id": row.parent_id,
+            "cause": row.cause,
+            "next_steps": row.next_steps or [],
+            "cells_count": row.cells_count,
+            "repo_name": repo_name,
         }
 
     def get_generation(self, generation_id: str) -> dict[str, Any]:
@@ -292,20 +300,44 @@ class Store:
             row = s.get(Generation, generation_id)
             if row is None or row.owner not in (self.owner, ""):
                 raise NotFound(f"No generation with id {generation_id!r}.")
-            return self._generation_dict(row)
+            repo_name = s.scalar(select(Repo.name).where(Repo.id == row.repo_id)) if row.repo_id else None
+            return self._generation_dict(row, repo_name)
 
     def list_generations(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._session() as s:
-            rows = s.scalars(
-                select(Generation)
+            rows = s.execute(
+                select(Generation, Repo.name)
+                .outerjoin(Repo, Repo.id == Generation.repo_id)
                 .where(Generation.owner.in_((self.owner, "")))
                 .order_by(Generation.created_at.desc())
                 .limit(limit)
             ).all()
-            return [self._generation_dict(r) for r in rows]
+            return [self._generation_dict(r, name) for r, name in rows]
+
+    def children_of(self, generation_id: str) -> list[str]:
+        """The follow-ups of a generation (their ids, oldest first)."""
+        with self._session() as s:
+            return list(
+                s.scalars(
+                    select(Generation.id)
+                    .where(Generation.parent_id == generation_id, Generation.owner.in_((self.owner, "")))
+                    .order_by(Generation.created_at)
+                )
+            )
 
     def update_generation(self, generation_id: str, **fields: Any) -> None:
-        allowed = {"status", "usage", "message", "finished_at", "provenance", "model"}
+        allowed = {
+            "status",
+            "usage",
+            "message",
+            "finished_at",
+            "provenance",
+            "model",
+            "repo_id",
+            "cause",
+            "next_steps",
+            "cells_count",
+        }
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
@@ -372,6 +404,39 @@ class Store:
                 .order_by(Event.seq)
             ).all()
             return [{"seq": r.seq, "type": r.type, "data": r.data, "ts": r.ts} for r in rows]
+
+    # -- comparisons ----------------------------------------------------------------------------
+
+    def create_comparison(
+        self, *, comparison_id: str, request: dict[str, Any], runs: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        row = Comparison(
+            id=comparison_id, owner=self.owner, request=request, runs=runs, created_at=time.time()
+        )
+        with self._session.begin() as s:
+            s.add(row)
+        return self._comparison_dict(row)
+
+    @staticmethod
+    def _comparison_dict(row: Comparison) -> dict[str, Any]:
+        return {"id": row.id, "request": row.request, "runs": row.runs, "created_at": row.created_at}
+
+    def get_comparison(self, comparison_id: str) -> dict[str, Any]:
+        with self._session() as s:
+            row = s.get(Comparison, comparison_id)
+            if row is None or row.owner not in (self.owner, ""):
+                raise NotFound(f"No comparison with id {comparison_id!r}.")
+            return self._comparison_dict(row)
+
+    def list_comparisons(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._session() as s:
+            rows = s.scalars(
+                select(Comparison)
+                .where(Comparison.owner.in_((self.owner, "")))
+                .order_by(Comparison.created_at.desc())
+                .limit(limit)
+            ).all()
+            return [self._comparison_dict(r) for r in rows]
 
     # -- secrets (ciphertext only; encryption lives in secrets.py) -------------------------------
 

@@ -56,6 +56,12 @@ class Generation(Base):
     provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[float] = mapped_column(Float, index=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The generation a follow-up continues (None: it starts a thread).
+    parent_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # Why a run failed or kept nothing (one sentence), and what the user can do next.
+    cause: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_steps: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    cells_count: Mapped[int | None] = mapped_column(Integer, nullable=True)  # kept, once it ended
 
 
 class Event(Base):
@@ -68,6 +74,18 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     ts: Mapped[float] = mapped_column(Float)
+
+
+class Comparison(Base):
+    """One recipe across several providers or models; `runs` is [{provider, model, generation_id}]."""
+
+    __tablename__ = "comparisons"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(256), index=True, default="")
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    runs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class Secret(Base):

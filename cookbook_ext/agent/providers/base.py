@@ -46,6 +46,28 @@ class ToolCall:
     # Where a create_cell's code came from when the provider knows (the offline provider copies
     # "repository" or "model_card" snippets); None: written by the model. Never sent to a model.
     origin: str | None = None
+    # An edit_cell that is a deterministic repair ({"kind", "detail"}, the offline provider's):
+    # the tools announce it as a `repair` event. Never sent to a model either.
+    repair: dict[str, str] | None = None
+    # What a create_cell's cell is, when the provider knows (the offline provider does): its
+    # title, where its code comes from, what it installs. For the badge and the metadata; never
+    # sent to a model. None: the tools work it out (the heading above it, its first comment).
+    cell: CellSource | None = None
+
+
+@dataclass
+class CellSource:
+    """Where a cell comes from, as its badge and `metadata.cookbook` say it.
+
+    `kind` is "readme", "example", "model_card" or "cookbook" (Cookbook's own scaffolding);
+    `detail` names it ("README.md § Usage", "examples/summarise.py", "acme/tiny model card").
+    `installs`: the requirements the cell installs when missing, named on its approval card.
+    """
+
+    kind: str = "cookbook"
+    detail: str = ""
+    title: str = ""
+    installs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -148,6 +170,11 @@ class Provider(ABC):
     key_name: str | None = None  # the secret it needs, e.g. "ANTHROPIC_API_KEY"; None: none
     default_model: str | None = None  # when neither the request nor the configuration names one
     model: str = ""
+    # Whether a model writes its turns: False for one that plays the repository's own examples
+    # (offline). The progress then speaks of examples, not a model, and the panel hides tokens
+    # and cost (`uses_model` in cookbook/status and in the `started` event). A model gets a notebook
+    # that fails the fresh-kernel check back to fix; for the others the loop drops failing cells.
+    uses_model: bool = True
 
     @classmethod
     def create(

@@ -302,6 +302,7 @@ class ProviderRegistry(LoggingConfigurable):
             "available": False,
             "configured": cls.key_name is None or bool(api_key),
             "default_model": options.get("model") or cls.default_model,
+            "uses_model": bool(getattr(cls, "uses_model", True)),
         }
         try:
             entry["available"] = bool(cls.available(api_key, options))

@@ -93,8 +93,33 @@ test.describe('Around a generation', () => {
     ]);
     expect(download.suggestedFilename()).toMatch(/\.ipynb$/);
 
-    await page.notebook.createNew('second.ipynb');
+    // Made through the contents API and opened, rather than File > New: on a loaded machine
+    // the kernel dialog of a second "New notebook" sometimes never showed up in time.
     const second = inTmp(tmpPath, 'second.ipynb');
+    const made = await page.request.put(`/api/contents/${second}`, {
+      data: {
+        type: 'notebook',
+        content: {
+          cells: [],
+          metadata: {
+            kernelspec: {
+              name: 'python3',
+              display_name: 'Python 3 (ipykernel)',
+              language: 'python'
+            }
+          },
+          nbformat: 4,
+          nbformat_minor: 5
+        }
+      }
+    });
+    expect(made.ok()).toBeTruthy();
+    await page.evaluate(async path => {
+      await window.jupyterapp.commands.execute('docmanager:open', { path });
+    }, second);
+    await expect
+      .poll(() => page.notebook.isActive('second.ipynb'), { timeout: 60_000 })
+      .toBe(true);
     await item.getByRole('button', { name: 'Insert again' }).click();
     await expect(panel.locator('.jp-Cookbook-generate')).toContainText(
       'Inserted 4 cells'

@@ -44,6 +44,12 @@ export interface IProviderInfo {
   available: boolean;
   default_model?: string | null;
   configured?: boolean;
+  display_name?: string | null;
+  /**
+   * Whether it calls a language model (false for offline: it builds from the
+   * repository's examples and the model card's snippets; no tokens, no cost).
+   */
+  uses_model?: boolean;
 }
 
 export interface IStatus {
@@ -134,25 +140,70 @@ export interface IModelInfo extends IModelSummary {
   [key: string]: unknown;
 }
 
+/** The kinds of value a recipe input takes (and the form field it gets). */
+export type RecipeInputType =
+  | 'string'
+  | 'text'
+  | 'number'
+  | 'boolean'
+  | 'choice'
+  | 'array<string>'
+  | 'hf_model'
+  | 'path';
+
 export interface IRecipeInput {
   name?: string;
+  /** The field's label (else its name). */
+  label?: string;
   title?: string;
+  type?: RecipeInputType | string;
+  required?: boolean;
+  default?: unknown;
+  description?: string;
+  choices?: string[];
+  /** number: the least value; string, text: the least length; array: the fewest items. */
+  min?: number | null;
+  max?: number | null;
   [key: string]: unknown;
 }
 
 export interface IRecipe {
   id: string;
   title: string;
+  version?: string;
   description?: string;
-  inputs?: (IRecipeInput | string)[];
+  /** A list of inputs (named), or a mapping of name to input; old servers: names only. */
+  inputs?: (IRecipeInput | string)[] | Record<string, IRecipeInput>;
+  /** Where the recipe comes from (built in, the user's folder, a pack). */
+  source?: string;
+}
+
+/** A recipe file the server could not load. */
+export interface IRecipeError {
+  file: string;
+  line?: number | null;
+  message: string;
+}
+
+/** `GET cookbook/recipes`. */
+export interface IRecipeList {
+  recipes: IRecipe[];
+  errors: IRecipeError[];
 }
 
 export interface IGenerationRequest {
   repo_id?: string;
   source?: string;
+  /** With `source`: the branch, tag or commit. */
+  ref?: string;
   hf_model_id?: string;
   prompt: string;
   template: string;
+  /**
+   * The recipe's version, pinned (the server's stored request has it): 409
+   * `recipe_version_unavailable` once it is gone. Default: the current one.
+   */
+  template_version?: string;
   topic?: string;
   complexity: Complexity;
   kernel_id?: string;
@@ -172,6 +223,67 @@ export interface IGenerationRequest {
   keep_secrets?: boolean;
   /** Trust the repository for this generation: its code runs without asking first. */
   trust?: boolean;
+  /** The recipe's own typed inputs, by name (beyond the fields above). */
+  inputs?: Record<string, unknown>;
+  /**
+   * A follow-up: the generation it continues (its repository, recipe and
+   * models are inherited) and the notebook as it is now.
+   */
+  parent_id?: string;
+  notebook_cells?: INotebookCellSnapshot[];
+  /** The user's notebook under the root (the fresh-kernel check runs beside it). */
+  notebook_path?: string;
+}
+
+/**
+ * A follow-up (`POST cookbook/generations` with `parent_id`): its
+ * repository, recipe and models are its parent's.
+ */
+export interface IFollowUpRequest {
+  parent_id: string;
+  prompt: string;
+  notebook_cells: INotebookCellSnapshot[];
+  kernel_id?: string;
+  approval?: 'never' | 'risky' | 'always';
+  secrets?: string[];
+  keep_secrets?: boolean;
+  notebook_path?: string;
+}
+
+/** One cell of the user's notebook, as a follow-up's agent sees it. */
+export interface INotebookCellSnapshot {
+  /** Its nbformat id: what `cell_validated.replaces` names. */
+  id: string;
+  cell_type: string;
+  source: string;
+  /** Its outputs as short text. */
+  outputs_text: string;
+  /** The user wrote or changed it (replacing it asks first). */
+  edited: boolean;
+}
+
+/** A next step a failed (or empty) run offers as a button. */
+export interface INextStep {
+  action:
+    | 'install_and_retry'
+    | 'show_attempts'
+    | 'try_provider'
+    | 'trust_repository'
+    | string;
+  label: string;
+  packages?: string[];
+  provider?: string;
+  repo_id?: string;
+}
+
+/** The fresh-kernel re-run after a generation (the `verified` event). */
+export interface IVerification {
+  status: 'passed' | 'failed' | 'skipped' | string;
+  failed_cell?: number | null;
+  cell_id?: string | null;
+  error?: { ename?: string; evalue?: string } | string | null;
+  seconds?: number | null;
+  reason?: string | null;
 }
 
 /** Whose code a cell waiting for approval is. */
@@ -207,6 +319,17 @@ export interface IUsage {
   turns?: number;
 }
 
+/** The recipe a generation was made with, as the generation records it. */
+export interface IRecipeRef {
+  id: string;
+  version: string;
+  /** sha256 of its rendered instructions. */
+  sha256?: string;
+  /** Built in, a pack, the user's folder, an administrator's folder. */
+  source?: string;
+  pack?: string | null;
+}
+
 export interface IGeneration {
   id: string;
   status: GenerationStatus;
@@ -215,7 +338,29 @@ export interface IGeneration {
   finished_at?: string | number | null;
   usage?: IUsage | null;
   cells?: nbformat.ICell[] | number | null;
+  /** How many cells it kept (history entries). */
+  cells_count?: number | null;
   message?: string | null;
+  provider?: string | null;
+  model?: string | null;
+  /** The repository's name and the recipe (history entries). */
+  repo_name?: string | null;
+  template?: string | null;
+  /** The recipe that made it: its id, version and the hash of its rendered instructions. */
+  recipe?: IRecipeRef | null;
+  /** The generation a follow-up continues, and its own follow-ups. */
+  parent_id?: string | null;
+  children?: Array<string | { id: string }> | null;
+  /** The fresh-kernel re-run, once done. */
+  verification?: IVerification | null;
+  /** What the notebook records about it (history entries carry the re-run check here). */
+  provenance?: { verification?: IVerification | null } & Record<
+    string,
+    unknown
+  >;
+  /** Why a failed or empty run ended, and what the user can do. */
+  cause?: string | null;
+  next_steps?: INextStep[] | null;
 }
 
 export interface ICookbookEvent<T = any> {
@@ -229,6 +374,89 @@ export interface ICookbookEvent<T = any> {
 export interface IEventsPage {
   events: ICookbookEvent[];
   done: boolean;
+}
+
+/** One run of a comparison (`GET cookbook/comparisons/{id}`). */
+export interface IComparisonRun {
+  index: number;
+  provider: string;
+  model?: string | null;
+  generation_id: string;
+  status: GenerationStatus;
+  message?: string | null;
+  cells_count: number;
+  verification?: IVerification | null;
+  turns?: number;
+  tokens?: Record<string, number>;
+  cost_usd?: number;
+  seconds_to_first_cell?: number | null;
+  seconds_to_notebook?: number | null;
+  notebook_url?: string;
+}
+
+/** One recipe run by 2 to 4 providers or models, side by side. */
+export interface IComparison {
+  id: string;
+  status: GenerationStatus;
+  created_at: number;
+  request?: Record<string, unknown>;
+  runs: IComparisonRun[];
+}
+
+/** `POST cookbook/comparisons`: a generation request whose runs name the provider and model. */
+export type IComparisonRequest = Omit<
+  IGenerationRequest,
+  | 'kernel_id'
+  | 'provider'
+  | 'model'
+  | 'keep_secrets'
+  | 'parent_id'
+  | 'notebook_cells'
+> & { runs: Array<{ provider: string; model?: string }> };
+
+/** One catalogue index as the server last read it (`GET cookbook/catalog`). */
+export interface ICatalogInfo {
+  url: string;
+  /** Whether it could be read; when not, `error` says why (installed packs keep working). */
+  ok: boolean;
+  error?: string | null;
+  /** The server's error code when it could not be read (e.g. `catalog_unreachable`). */
+  code?: string;
+  /** How many packs it lists. */
+  packs: number;
+}
+
+/**
+ * A pack's state: `available` (listed, not installed), `installed` (up to
+ * date, or no catalogue lists it now) or `update` (a newer version is listed).
+ */
+export type PackState = 'available' | 'installed' | 'update';
+
+/** A pack of recipes, installed or listed by a catalogue. */
+export interface IPackInfo {
+  id: string;
+  description: string;
+  /** The ids of the recipes it holds. */
+  recipes: string[];
+  state: PackState;
+  installed_version: string | null;
+  available_version: string | null;
+  /** The catalogue it comes from. */
+  catalog: string | null;
+  /** Whether a catalogue lists it now. */
+  listed: boolean;
+}
+
+/** The answer to an install or update: the pack's state now. */
+export interface IPackChange extends IPackInfo {
+  /** False when the update found nothing newer. */
+  changed: boolean;
+}
+
+/** `GET cookbook/catalog`: every catalogue and every pack, installed or available. */
+export interface ICatalogState {
+  catalogs: ICatalogInfo[];
+  packs: IPackInfo[];
 }
 
 /** A stored secret as the server describes it: never its value. */
@@ -250,7 +478,9 @@ export class CookbookAPIError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
-    message: string
+    message: string,
+    /** What the server said beyond the message (its body's `details`), e.g. the versions there are. */
+    readonly details: Readonly<Record<string, unknown>> = {}
   ) {
     super(message);
     this.name = 'CookbookAPIError';
@@ -372,7 +602,9 @@ export class CookbookAPI {
       const code =
         (typeof body.code === 'string' && body.code) ||
         `http_${response.status}`;
-      throw new CookbookAPIError(response.status, code, message);
+      const details =
+        body.details && typeof body.details === 'object' ? body.details : {};
+      throw new CookbookAPIError(response.status, code, message, details);
     }
     return data as T;
   }
@@ -470,15 +702,31 @@ export class CookbookAPI {
     return this.request<IModelInfo>(`models/${path}`, { signal });
   }
 
-  async listRecipes(signal?: AbortSignal): Promise<IRecipe[]> {
-    const data = await this.request<{ recipes: IRecipe[] }>('recipes', {
+  /** The recipes, and the recipe files the server could not load. */
+  async listRecipes(signal?: AbortSignal): Promise<IRecipeList> {
+    const data = await this.request<Partial<IRecipeList>>('recipes', {
       signal
     });
-    return data.recipes ?? [];
+    return {
+      recipes: Array.isArray(data?.recipes) ? data.recipes : [],
+      errors: Array.isArray(data?.errors) ? data.errors : []
+    };
   }
 
   startGeneration(
     request: IGenerationRequest,
+    signal?: AbortSignal
+  ): Promise<{ id: string }> {
+    return this.request<{ id: string }>('generations', {
+      method: 'POST',
+      body: request,
+      signal
+    });
+  }
+
+  /** Continue a generation (see `IFollowUpRequest`). */
+  startFollowUp(
+    request: IFollowUpRequest,
     signal?: AbortSignal
   ): Promise<{ id: string }> {
     return this.request<{ id: string }>('generations', {
@@ -548,20 +796,83 @@ export class CookbookAPI {
     );
   }
 
-  /** The URL of a generation's validated notebook (served as an attachment). */
-  notebookUrl(id: string): string {
-    return this.url(`generations/${encodeURIComponent(id)}/notebook`);
+  /**
+   * The URL of a generation's validated notebook (served as an attachment);
+   * `outputs: 'clear'` asks for it without outputs.
+   */
+  notebookUrl(id: string, outputs?: 'keep' | 'clear'): string {
+    return this.url(`generations/${encodeURIComponent(id)}/notebook`, {
+      outputs
+    });
   }
 
   /** A generation's validated notebook, as nbformat JSON. */
   getNotebook(
     id: string,
-    signal?: AbortSignal
+    signal?: AbortSignal,
+    outputs?: 'keep' | 'clear'
   ): Promise<nbformat.INotebookContent> {
     return this.request<nbformat.INotebookContent>(
       `generations/${encodeURIComponent(id)}/notebook`,
-      { signal }
+      { signal, query: { outputs } }
     );
+  }
+
+  /**
+   * The recipe catalogues and their packs (the server reads every index
+   * now, so it can take a while); a catalogue that cannot be read is listed
+   * with its error.
+   */
+  async listCatalog(signal?: AbortSignal): Promise<ICatalogState> {
+    const data = await this.request<Partial<ICatalogState>>('catalog', {
+      signal
+    });
+    return {
+      catalogs: Array.isArray(data?.catalogs) ? data.catalogs : [],
+      packs: Array.isArray(data?.packs) ? data.packs : []
+    };
+  }
+
+  /** Download a pack from its catalogue and install its recipes. */
+  installPack(id: string, signal?: AbortSignal): Promise<IPackChange> {
+    return this.request<IPackChange>(
+      `catalog/${encodeURIComponent(id)}/install`,
+      { method: 'POST', body: {}, signal }
+    );
+  }
+
+  /** Bring an installed pack to the version its catalogue lists. */
+  updatePack(id: string, signal?: AbortSignal): Promise<IPackChange> {
+    return this.request<IPackChange>(
+      `catalog/${encodeURIComponent(id)}/update`,
+      { method: 'POST', body: {}, signal }
+    );
+  }
+
+  /** Remove an installed pack and its recipes. */
+  async removePack(id: string, signal?: AbortSignal): Promise<void> {
+    await this.request<null>(`catalog/${encodeURIComponent(id)}`, {
+      method: 'DELETE',
+      signal
+    });
+  }
+
+  /** Start a comparison: the same recipe run by each of `runs`, each in a kernel of its own. */
+  startComparison(
+    request: IComparisonRequest,
+    signal?: AbortSignal
+  ): Promise<{ id: string }> {
+    return this.request<{ id: string }>('comparisons', {
+      method: 'POST',
+      body: request,
+      signal
+    });
+  }
+
+  getComparison(id: string, signal?: AbortSignal): Promise<IComparison> {
+    return this.request<IComparison>(`comparisons/${encodeURIComponent(id)}`, {
+      signal
+    });
   }
 
   /** The user's secrets: names, masked hints and times, never values. */

@@ -18,10 +18,11 @@ export function filenameFrom(
 
 export async function downloadNotebook(
   api: CookbookAPI,
-  generationId: string
+  generationId: string,
+  outputs?: 'keep' | 'clear'
 ): Promise<string> {
   const response = await ServerConnection.makeRequest(
-    api.notebookUrl(generationId),
+    api.notebookUrl(generationId, outputs),
     { method: 'GET' },
     api.serverSettings
   );

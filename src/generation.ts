@@ -2,16 +2,19 @@
  * One generation as this browser follows it: the record remembered across
  * reloads, and the state rebuilt from its events (progress, validated cells).
  */
-import type * as nbformat from '@jupyterlab/nbformat';
-
 import type { StreamState } from './events';
 import {
   emptyInsertionState,
   IInsertionState,
+  IValidatedEntry,
   ValidatedCells
 } from './notebook';
 import { initialProgress, IProgressState } from './progress';
-import type { ILiveGeneration } from './tokens';
+import type {
+  ILiveGeneration,
+  IPendingReplacement,
+  StartRequest
+} from './tokens';
 
 /** What the browser remembers about a generation it started. */
 export interface IGenerationRecord {
@@ -26,9 +29,13 @@ export interface IGenerationRecord {
   /** The user closed the target while cells could still arrive: ask before inserting. */
   held: boolean;
   /** Validated cells, kept while the target is closed (null when not needed). */
-  cells: Array<{ cellId: string; cell: nbformat.ICell }> | null;
+  cells: IValidatedEntry[] | null;
   /** Terminal and every validated cell accounted for: nothing left to do. */
   settled: boolean;
+  /** What it was started with (to run it again); absent for older records. */
+  request?: StartRequest | null;
+  /** The generation it follows up, if it is a follow-up. */
+  parentId?: string | null;
 }
 
 /** The record of a generation just started into the notebook at `path`. */
@@ -36,7 +43,8 @@ export function startedRecord(
   id: string,
   path: string,
   prompt: string,
-  anchor: string | null
+  insertion: IInsertionState | string | null,
+  extra: { request?: StartRequest | null; parentId?: string | null } = {}
 ): IGenerationRecord {
   return {
     id,
@@ -44,10 +52,15 @@ export function startedRecord(
     prompt,
     createdAt: Date.now(),
     status: 'running',
-    insertion: emptyInsertionState(anchor),
+    insertion:
+      insertion && typeof insertion === 'object'
+        ? insertion
+        : emptyInsertionState(insertion),
     held: false,
     cells: null,
-    settled: false
+    settled: false,
+    request: extra.request ?? null,
+    parentId: extra.parentId ?? null
   };
 }
 
@@ -95,6 +108,18 @@ export class Generation implements ILiveGeneration {
     return this.record.settled;
   }
 
+  get parentId(): string | null {
+    return this.record.parentId ?? null;
+  }
+
+  get request(): StartRequest | null {
+    return this.record.request ?? null;
+  }
+
+  get cellsInNotebook(): number {
+    return this.present.size;
+  }
+
   readonly record: IGenerationRecord;
   readonly local: boolean;
   progress: IProgressState = initialProgress();
@@ -106,4 +131,6 @@ export class Generation implements ILiveGeneration {
   present = new Set<string>();
   /** Its stream was started since the page loaded. */
   followed = false;
+  /** Follow-up cells waiting for the user before they replace a cell the user edited. */
+  pendingReplacements: IPendingReplacement[] = [];
 }

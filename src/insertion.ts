@@ -9,9 +9,36 @@ import { Signal } from '@lumino/signaling';
 import { errorMessage, isTerminalStatus } from './api';
 import { DismissalTracker } from './dismissals';
 import type { Generation } from './generation';
-import { presentCells, reconcile } from './notebook';
+import {
+  presentCells,
+  reconcile,
+  ReplaceDecision,
+  waitingReplacements
+} from './notebook';
 import type { INotebookHandle, INotebookHost } from './notebookHost';
 import type { IPendingOffer } from './tokens';
+
+/**
+ * What a cell's badge needs when the server's metadata lacks it: the run's
+ * time, and (for a provider that uses a model) who wrote it.
+ */
+export function provenanceDefaults(gen: Generation): Record<string, unknown> {
+  const p = gen.progress;
+  const defaults: Record<string, unknown> = {};
+  if (p.startedAt !== undefined) {
+    defaults.generated_at = p.startedAt;
+  }
+  const model =
+    p.usesModel === true ||
+    (p.usesModel === undefined && !!p.provider && p.provider !== 'offline');
+  if (model && p.provider) {
+    defaults.provider = p.provider;
+    if (p.model) {
+      defaults.model = p.model;
+    }
+  }
+  return defaults;
+}
 
 export interface ICellInserterOptions {
   notebooks: INotebookHost;
@@ -108,6 +135,29 @@ export class CellInserter {
     this.settle(gen);
   }
 
+  /**
+   * The user's answer about a follow-up cell that would replace a cell they
+   * changed: replace it, add the new one below the rest, or skip it.
+   */
+  answer(
+    gen: Generation,
+    handle: INotebookHandle,
+    cellId: string,
+    decision: ReplaceDecision
+  ): string[] {
+    const insertion = gen.record.insertion;
+    insertion.decisions = {
+      ...(insertion.decisions ?? {}),
+      [cellId]: decision
+    };
+    if (decision === 'skip' && !insertion.dismissed.includes(cellId)) {
+      insertion.dismissed.push(cellId);
+    }
+    const inserted = this._reconcile(gen, handle, [cellId]);
+    this.settle(gen);
+    return inserted;
+  }
+
   /** Mark the generation settled when it is terminal and nothing waits. */
   settle(gen: Generation): void {
     const record = gen.record;
@@ -151,9 +201,21 @@ export class CellInserter {
         gen.record.insertion,
         gen.id,
         gen.cells,
-        cellIds
+        cellIds,
+        provenanceDefaults(gen)
       ).inserted;
       gen.present = new Set(presentCells(handle.shared, gen.id).keys());
+      gen.pendingReplacements = waitingReplacements(
+        handle.shared,
+        gen.record.insertion,
+        gen.id,
+        gen.cells
+      ).map(w => ({
+        ...w,
+        ...(gen.progress.cellTitles[w.cellId]
+          ? { title: gen.progress.cellTitles[w.cellId] }
+          : {})
+      }));
       gen.record.cells = null;
     } catch (error) {
       gen.error = errorMessage(error);

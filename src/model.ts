@@ -10,29 +10,43 @@ import { ISignal, Signal } from '@lumino/signaling';
 import {
   CookbookAPI,
   CookbookAPIError,
+  ICatalogState,
+  IComparison,
+  IComparisonRequest,
   IGeneration,
   IModelInfo,
   IModelSummary,
+  IPackChange,
   IRecipe,
+  IRecipeError,
   IRepoSummary,
   ISecretInfo,
   IStatus
 } from './api';
+import { withoutPack, withPack } from './catalog';
 import { downloadNotebook } from './download';
 import type { IBackoff } from './events';
 import type { Generation } from './generation';
+import { runAgainRequest } from './history';
 import type { INotebookHost } from './notebookHost';
 import type { IKeyValueStore } from './persistence';
 import { GenerationRunner } from './runner';
 import { ICookbookSettings, SettingsModel } from './settings';
+import type { ReplaceDecision } from './notebook';
 import type {
   ICellsInserted,
   ICookbook,
   IEventsReceived,
+  IFollowUpOptions,
   IIngestOptions,
   IInsertionMetric,
+  IInsertOptions,
   ILiveGeneration,
+  IPendingApproval,
   IPendingOffer,
+  IPreviousRun,
+  IRunAgainOptions,
+  IStartOptions,
   StartRequest
 } from './tokens';
 
@@ -91,11 +105,53 @@ export class CookbookModel implements ICookbook {
     return this._recipesChanged;
   }
 
+  get recipeErrors(): ReadonlyArray<IRecipeError> {
+    return this._recipeErrors;
+  }
+
   async refreshRecipes(signal?: AbortSignal): Promise<ReadonlyArray<IRecipe>> {
-    const recipes = await this._api.listRecipes(signal);
+    const { recipes, errors } = await this._api.listRecipes(signal);
     this._recipes = recipes;
+    this._recipeErrors = errors;
     this._recipesChanged.emit(recipes);
     return recipes;
+  }
+
+  // -- recipe catalogues ---------------------------------------------------------------------
+
+  get catalog(): ICatalogState | null {
+    return this._catalog;
+  }
+
+  get catalogChanged(): ISignal<ICookbook, ICatalogState | null> {
+    return this._catalogChanged;
+  }
+
+  async refreshCatalog(signal?: AbortSignal): Promise<ICatalogState> {
+    const catalog = await this._api.listCatalog(signal);
+    this._setCatalog(catalog);
+    return catalog;
+  }
+
+  installPack(id: string): Promise<IPackChange> {
+    return this._changePack(id, () => this._api.installPack(id));
+  }
+
+  updatePack(id: string): Promise<IPackChange> {
+    return this._changePack(id, () => this._api.updatePack(id));
+  }
+
+  async removePack(id: string): Promise<void> {
+    try {
+      await this._api.removePack(id);
+    } catch (error) {
+      if (error instanceof CookbookAPIError && error.status === 404) {
+        // Removed already (another tab): show it so, then say what the server said.
+        await this._afterPackChange(c => withoutPack(c, id));
+      }
+      throw error;
+    }
+    await this._afterPackChange(c => withoutPack(c, id));
   }
 
   // -- repositories --------------------------------------------------------------------------
@@ -242,8 +298,97 @@ export class CookbookModel implements ICookbook {
     this._runner.restore();
   }
 
-  startGeneration(request: StartRequest, target?: string): Promise<Generation> {
-    return this._runner.start(request, target);
+  startGeneration(
+    request: StartRequest,
+    target?: string,
+    options?: IStartOptions
+  ): Promise<Generation> {
+    return this._runner.start(request, target, options);
+  }
+
+  followUp(
+    parentId: string,
+    prompt: string,
+    options?: IFollowUpOptions
+  ): Promise<Generation> {
+    return this._runner.followUp(parentId, prompt, options);
+  }
+
+  retry(id: string, overrides?: Partial<StartRequest>): Promise<Generation> {
+    return this._runner.retry(id, overrides);
+  }
+
+  async runAgain(
+    id: string,
+    options: IRunAgainOptions = {}
+  ): Promise<Generation> {
+    // The server's stored request: it pins the recipe version this browser may not know.
+    const past = await this._api.getGeneration(id);
+    const request = runAgainRequest(past, {
+      templateVersion: options.templateVersion
+    });
+    if (!request) {
+      throw new Error('What this generation was asked for is not known.');
+    }
+    return this._runner.start(
+      { ...request, secrets: options.secrets ?? [] },
+      options.target,
+      { placement: options.placement, replacePrevious: false }
+    );
+  }
+
+  installAndRetry(id: string, packages: string[]): Promise<Generation> {
+    return this._runner.installAndRetry(id, packages);
+  }
+
+  answerReplacement(
+    id: string,
+    cellId: string,
+    decision: ReplaceDecision
+  ): void {
+    this._runner.answerReplacement(id, cellId, decision);
+  }
+
+  removeCells(id: string, target?: string): number {
+    return this._runner.removeCells(id, target);
+  }
+
+  previousRun(path: string): IPreviousRun | null {
+    return this._runner.previousRun(path);
+  }
+
+  pendingApprovals(): IPendingApproval[] {
+    return this._runner.pendingApprovals();
+  }
+
+  getGeneration(id: string, signal?: AbortSignal): Promise<IGeneration> {
+    return this._api.getGeneration(id, signal);
+  }
+
+  startComparison(
+    request: StartRequest,
+    runs: ReadonlyArray<{ provider: string; model?: string }>
+  ): Promise<{ id: string }> {
+    // The runs name the provider and model; each runs in a kernel of its own.
+    const base: Record<string, unknown> = { ...request };
+    for (const key of [
+      'provider',
+      'model',
+      'keep_secrets',
+      'kernel_id',
+      'parent_id',
+      'notebook_cells'
+    ]) {
+      delete base[key];
+    }
+    return this._api.startComparison({
+      ...(base as IComparisonRequest),
+      runs: runs.map(r => (r.model ? { ...r } : { provider: r.provider }))
+    });
+  }
+
+  getComparison(id: string, signal?: AbortSignal): Promise<IComparison> {
+    return this._api.getComparison(id, signal);
   }
 
   cancel(id: string): Promise<void> {
@@ -277,12 +422,16 @@ export class CookbookModel implements ICookbook {
     return this._api.listGenerations(signal);
   }
 
-  insertInto(id: string, target?: string): Promise<number> {
-    return this._runner.insertInto(id, target);
+  insertInto(
+    id: string,
+    target?: string,
+    options?: IInsertOptions
+  ): Promise<number> {
+    return this._runner.insertInto(id, target, options);
   }
 
-  download(id: string): Promise<string> {
-    return downloadNotebook(this._api, id);
+  download(id: string, outputs?: 'keep' | 'clear'): Promise<string> {
+    return downloadNotebook(this._api, id, outputs);
   }
 
   acceptOffer(id: string): Promise<number> {
@@ -332,6 +481,45 @@ export class CookbookModel implements ICookbook {
     this.refreshStatus().catch(ignore);
   }
 
+  private _setCatalog(catalog: ICatalogState): void {
+    this._catalog = catalog;
+    this._catalogChanged.emit(catalog);
+  }
+
+  private async _changePack(
+    id: string,
+    change: () => Promise<IPackChange>
+  ): Promise<IPackChange> {
+    let pack: IPackChange;
+    try {
+      pack = await change();
+    } catch (error) {
+      if (error instanceof CookbookAPIError && error.status === 409) {
+        // Installed or removed elsewhere (another tab, the CLI): the list catches up.
+        this.refreshCatalog().catch(() => {
+          /* the section's Refresh asks again */
+        });
+      }
+      throw error;
+    }
+    await this._afterPackChange(c => withPack(c, pack));
+    return pack;
+  }
+
+  /** The catalogue as the change left it, and the recipes it added or took away. */
+  private async _afterPackChange(
+    update: (catalog: ICatalogState) => ICatalogState
+  ): Promise<void> {
+    if (this._catalog) {
+      this._setCatalog(update(this._catalog));
+    }
+    try {
+      await this.refreshRecipes();
+    } catch {
+      // The pack changed all the same; the recipes show on the next refresh.
+    }
+  }
+
   private _onSettings(_: SettingsModel, settings: ICookbookSettings): void {
     this._settingsChanged.emit(settings);
   }
@@ -341,6 +529,8 @@ export class CookbookModel implements ICookbook {
   private _runner: GenerationRunner;
   private _status: IStatus | null = null;
   private _recipes: ReadonlyArray<IRecipe> | null = null;
+  private _recipeErrors: ReadonlyArray<IRecipeError> = [];
+  private _catalog: ICatalogState | null = null;
   private _repos: ReadonlyArray<IRepoSummary> = [];
   /** Every repository seen, even one a later list left out (the panel's choice). */
   private _knownRepos = new Map<string, IRepoSummary>();
@@ -354,6 +544,7 @@ export class CookbookModel implements ICookbook {
   private _reposChanged = new Signal<ICookbook, ReadonlyArray<IRepoSummary>>(
     this
   );
+  private _catalogChanged = new Signal<ICookbook, ICatalogState | null>(this);
   private _secretsChanged = new Signal<
     ICookbook,
     ReadonlyArray<ISecretInfo> | null

@@ -21,6 +21,18 @@ export interface INotebookHandle {
   ensureKernel(): Promise<string | null>;
   /** The kernel's id if one is running. */
   kernelId(): string | null;
+  /**
+   * Run code in the notebook's kernel without adding a cell (e.g. an install
+   * the user asked for); resolves with its text output and whether it raised.
+   */
+  runInKernel(code: string): Promise<IKernelRun>;
+}
+
+/** What running code in a notebook's kernel printed. */
+export interface IKernelRun {
+  ok: boolean;
+  /** stdout, stderr and the error's name and value, as text. */
+  output: string;
 }
 
 export interface INotebookHost {
@@ -85,6 +97,35 @@ class PanelHandle implements INotebookHandle {
       await ctx.changeKernel({ name });
     }
     return ctx.session?.kernel?.id ?? null;
+  }
+
+  async runInKernel(code: string): Promise<IKernelRun> {
+    await this.ensureKernel();
+    const kernel = this.panel.sessionContext.session?.kernel;
+    if (!kernel) {
+      throw new Error('No kernel is running for this notebook.');
+    }
+    let output = '';
+    let ok = true;
+    const future = kernel.requestExecute({
+      code,
+      store_history: false,
+      stop_on_error: true
+    });
+    future.onIOPub = msg => {
+      const content = msg.content as Record<string, any>;
+      if (msg.header.msg_type === 'stream') {
+        output += String(content.text ?? '');
+      } else if (msg.header.msg_type === 'error') {
+        ok = false;
+        output += `${content.ename}: ${content.evalue}\n`;
+      }
+    };
+    const reply = await future.done;
+    if ((reply?.content as { status?: string } | undefined)?.status !== 'ok') {
+      ok = false;
+    }
+    return { ok, output };
   }
 
   dispose(): void {

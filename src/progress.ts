@@ -3,7 +3,14 @@
  * steps, tokens and cost so far, status and timing. Pure, so replaying the
  * stream after a reload rebuilds exactly the same view.
  */
-import { CodeOrigin, ICookbookEvent, isTerminalStatus, IUsage } from './api';
+import {
+  CodeOrigin,
+  ICookbookEvent,
+  INextStep,
+  isTerminalStatus,
+  IUsage,
+  IVerification
+} from './api';
 
 export type StepKind =
   | 'info'
@@ -16,6 +23,7 @@ export type StepKind =
   | 'fix'
   | 'validated'
   | 'warning'
+  | 'verify'
   | 'done';
 
 export type StepMessage =
@@ -42,7 +50,12 @@ export type StepMessage =
   | 'declined'
   | 'finished'
   | 'failed'
-  | 'cancelled';
+  | 'cancelled'
+  | 'choosing'
+  | 'verifying'
+  | 'verifiedPassed'
+  | 'verifiedFailed'
+  | 'verifiedSkipped';
 
 export interface IStep {
   /** Stable key: a later event may update the same step (a running cell). */
@@ -52,6 +65,8 @@ export interface IStep {
   msg: StepMessage;
   args: (string | number)[];
   detail?: string;
+  /** What the cell the step is about does ("Load the model"), when known. */
+  title?: string;
   seq: number;
 }
 
@@ -68,6 +83,8 @@ export type ProgressStatus =
 export interface IApproval {
   approvalId: string;
   cellId: string;
+  /** What the cell does ("Install the dependencies"), when known. */
+  title?: string;
   source: string;
   reasons: string[];
   /** What exactly will happen: the packages to install, the command, the host called. */
@@ -94,10 +111,33 @@ function approvalRepo(value: unknown): IApproval['repo'] {
   return null;
 }
 
+/** A validated cell of a follow-up that takes the place of a notebook cell. */
+export interface IReplacement {
+  /** The nbformat id of the notebook cell it replaces. */
+  target: string;
+  /** The user wrote or changed that cell: replacing it asks first. */
+  edited: boolean;
+}
+
 export interface IProgressState {
   status: ProgressStatus;
   provider?: string;
   model?: string;
+  /**
+   * Whether a language model writes the cells (`started.uses_model`); false
+   * for the offline provider (examples and snippets: no tokens, no cost).
+   */
+  usesModel?: boolean;
+  /** What each cell does ("Load the model"), by cell id, when known. */
+  cellTitles: Record<string, string>;
+  /** Follow-up cells that replace a notebook cell, by cell id. */
+  replacements: Record<string, IReplacement>;
+  /** Why a failed (or empty) run ended, in one sentence. */
+  cause?: string;
+  /** What the user can do about it, as buttons. */
+  nextSteps: INextStep[];
+  /** The fresh-kernel re-run, once done. */
+  verification?: IVerification;
   /** Server epoch seconds of the first event and the terminal one. */
   startedAt?: number;
   finishedAt?: number;
@@ -124,6 +164,9 @@ export function initialProgress(): IProgressState {
     status: 'starting',
     steps: [],
     usage: {},
+    cellTitles: {},
+    replacements: {},
+    nextSteps: [],
     validatedCells: [],
     filesRead: 0,
     cellsWritten: 0,
@@ -141,6 +184,49 @@ function firstLine(text: unknown, limit = 120): string {
     .find(l => l.trim().length > 0);
   const trimmed = (line ?? '').trim();
   return trimmed.length > limit ? `${trimmed.slice(0, limit - 1)}…` : trimmed;
+}
+
+/**
+ * What a cell does, from its own text when the server gave no title: a
+ * markdown cell's first heading, a code cell's leading comment.
+ */
+export function deriveTitle(source: unknown, cellType: unknown): string {
+  const lines = String(source ?? '')
+    .split('\n')
+    .map(l => l.trim())
+    .filter(l => l.length > 0);
+  const first = lines[0] ?? '';
+  const pattern = cellType === 'markdown' ? /^#{1,6}\s+(.+)$/ : /^#\s*(.+)$/;
+  const match = first.match(pattern);
+  if (!match || first.startsWith('#!') || /^#\s*%/.test(first)) {
+    return '';
+  }
+  const title = match[1].replace(/[#*_`]+/g, '').trim();
+  return title.length > 80 ? `${title.slice(0, 79)}…` : title;
+}
+
+function nextSteps(value: unknown): INextStep[] {
+  if (!Array.isArray(value)) {
+    return [];
+  }
+  return value
+    .filter(
+      (v): v is Record<string, any> =>
+        v !== null &&
+        typeof v === 'object' &&
+        typeof v.action === 'string' &&
+        typeof v.label === 'string' &&
+        v.label.trim().length > 0
+    )
+    .map(v => ({
+      action: v.action,
+      label: v.label,
+      ...(Array.isArray(v.packages)
+        ? { packages: v.packages.map(String) }
+        : {}),
+      ...(typeof v.provider === 'string' ? { provider: v.provider } : {}),
+      ...(typeof v.repo_id === 'string' ? { repo_id: v.repo_id } : {})
+    }));
 }
 
 function clip(text: unknown, limit = 300): string {
@@ -181,7 +267,8 @@ export function reduceProgress(
     msg: StepMessage,
     args: (string | number)[] = [],
     detail?: string,
-    key?: string
+    key?: string,
+    title?: string
   ) => {
     s.steps = upsert(s.steps, {
       key: key ?? `e${seq}`,
@@ -189,8 +276,16 @@ export function reduceProgress(
       msg,
       args,
       detail,
+      ...(title ? { title } : {}),
       seq
     });
+  };
+  const titleOf = (cellId: unknown): string | undefined =>
+    s.cellTitles[String(cellId ?? '')] || undefined;
+  const setTitle = (cellId: string, title: unknown) => {
+    if (cellId && typeof title === 'string' && title.trim()) {
+      s.cellTitles = { ...s.cellTitles, [cellId]: title.trim() };
+    }
   };
 
   // The server says when an approval is resolved (answered here or in another
@@ -203,6 +298,9 @@ export function reduceProgress(
     case 'started':
       s.provider = data.provider ?? s.provider;
       s.model = data.model ?? s.model;
+      if (typeof data.uses_model === 'boolean') {
+        s.usesModel = data.uses_model;
+      }
       s.startedAt = event.ts ?? s.startedAt;
       add('info', 'started', [
         String(data.provider ?? '?'),
@@ -210,7 +308,21 @@ export function reduceProgress(
       ]);
       break;
     case 'status':
-      if (data.message) {
+      if (data.phase === 'model' && s.usesModel === false) {
+        // No model is waited for: the provider picks the next snippet.
+        const last = s.steps[s.steps.length - 1];
+        add(
+          'info',
+          'choosing',
+          [],
+          undefined,
+          last?.msg === 'status' || last?.msg === 'choosing'
+            ? last.key
+            : undefined
+        );
+      } else if (data.phase === 'verify') {
+        add('verify', 'verifying', [], undefined, 'verify');
+      } else if (data.message) {
         // A run of status lines collapses into the latest one.
         const last = s.steps[s.steps.length - 1];
         add(
@@ -254,11 +366,19 @@ export function reduceProgress(
             'fixed',
             [String(args.cell_id ?? '')],
             firstLine(args.code),
-            key
+            key,
+            titleOf(args.cell_id)
           );
           break;
         case 'delete_cell':
-          add('fix', 'removed', [String(args.cell_id ?? '')], undefined, key);
+          add(
+            'fix',
+            'removed',
+            [String(args.cell_id ?? '')],
+            undefined,
+            key,
+            titleOf(args.cell_id)
+          );
           break;
         case 'create_cell':
         case 'execute_cell':
@@ -282,22 +402,28 @@ export function reduceProgress(
         );
       }
       break;
-    case 'cell_created':
+    case 'cell_created': {
       s.cellsWritten++;
+      const cellId = String(data.cell_id ?? '');
+      setTitle(cellId, data.title || deriveTitle(data.source, data.cell_type));
       add(
         'cell',
         data.cell_type === 'markdown' ? 'wroteMarkdown' : 'wroteCode',
-        [String(data.cell_id ?? '')],
-        firstLine(data.source)
+        [cellId],
+        firstLine(data.source),
+        undefined,
+        titleOf(cellId)
       );
       break;
+    }
     case 'cell_progress':
       add(
         'run',
         'running',
         [String(data.cell_id ?? ''), Math.round(Number(data.elapsed ?? 0))],
         undefined,
-        `run-${data.cell_id}`
+        `run-${data.cell_id}`,
+        titleOf(data.cell_id)
       );
       break;
     case 'cell_executed': {
@@ -308,7 +434,14 @@ export function reduceProgress(
       const runKey = `run-${cellId}`;
       s.steps = s.steps.filter(step => step.key !== runKey);
       if (data.ok) {
-        add('ok', 'ran', [cellId, seconds]);
+        add(
+          'ok',
+          'ran',
+          [cellId, seconds],
+          undefined,
+          undefined,
+          titleOf(cellId)
+        );
       } else {
         s.errors++;
         const error = data.error
@@ -318,23 +451,89 @@ export function reduceProgress(
           'error',
           'cellFailed',
           [cellId],
-          clip(data.short_error || error || data.status)
+          clip(data.short_error || error || data.status),
+          undefined,
+          titleOf(cellId)
         );
       }
       break;
     }
     case 'cell_validated': {
       const cellId = String(data.cell_id ?? '');
+      setTitle(cellId, data.title);
       if (!s.validatedCells.includes(cellId)) {
         s.validatedCells = [...s.validatedCells, cellId];
       }
-      add('validated', 'validated', [cellId]);
+      if (typeof data.replaces === 'string' && data.replaces) {
+        s.replacements = {
+          ...s.replacements,
+          [cellId]: {
+            target: data.replaces,
+            edited: data.replaces_edited === true
+          }
+        };
+      }
+      add(
+        'validated',
+        'validated',
+        [cellId],
+        undefined,
+        undefined,
+        titleOf(cellId)
+      );
       break;
     }
     case 'cell_invalidated': {
       const cellId = String(data.cell_id ?? '');
       s.validatedCells = s.validatedCells.filter(c => c !== cellId);
-      add('warning', 'withdrawn', [cellId]);
+      if (s.replacements[cellId]) {
+        s.replacements = Object.fromEntries(
+          Object.entries(s.replacements).filter(([id]) => id !== cellId)
+        );
+      }
+      add(
+        'warning',
+        'withdrawn',
+        [cellId],
+        undefined,
+        undefined,
+        titleOf(cellId)
+      );
+      break;
+    }
+    case 'verified': {
+      const status = String(data.status ?? '');
+      s.verification = {
+        status,
+        failed_cell:
+          typeof data.failed_cell === 'number' ? data.failed_cell : null,
+        cell_id: typeof data.cell_id === 'string' ? data.cell_id : null,
+        error: data.error ?? null,
+        seconds: typeof data.seconds === 'number' ? data.seconds : null,
+        reason: typeof data.reason === 'string' ? data.reason : null
+      };
+      const seconds = Number(data.seconds ?? 0).toFixed(1);
+      const error =
+        data.error && typeof data.error === 'object'
+          ? `${data.error.ename ?? 'Error'}: ${data.error.evalue ?? ''}`
+          : data.error
+            ? String(data.error)
+            : '';
+      if (status === 'passed') {
+        add('ok', 'verifiedPassed', [seconds], undefined, 'verify');
+      } else if (status === 'failed') {
+        const cell = String(data.cell_id ?? data.failed_cell ?? '');
+        add(
+          'error',
+          'verifiedFailed',
+          [cell, seconds],
+          clip(error),
+          'verify',
+          titleOf(data.cell_id)
+        );
+      } else {
+        add('info', 'verifiedSkipped', [], clip(data.reason), 'verify');
+      }
       break;
     }
     case 'usage':
@@ -362,6 +561,11 @@ export function reduceProgress(
           {
             approvalId: String(data.approval_id),
             cellId: String(data.cell_id ?? ''),
+            ...(typeof data.title === 'string' && data.title.trim()
+              ? { title: data.title.trim() }
+              : titleOf(data.cell_id)
+                ? { title: titleOf(data.cell_id) }
+                : {}),
             source: String(data.source ?? ''),
             reasons,
             details: Array.isArray(data.details)
@@ -378,7 +582,8 @@ export function reduceProgress(
         'approval',
         [String(data.cell_id ?? '')],
         clip(reasons.join('; ') || data.reason),
-        data.approval_id ? `approval-${data.approval_id}` : undefined
+        data.approval_id ? `approval-${data.approval_id}` : undefined,
+        titleOf(data.cell_id)
       );
       break;
     }
@@ -394,7 +599,8 @@ export function reduceProgress(
         data.approved ? 'approved' : 'declined',
         [String(data.cell_id ?? asked?.cellId ?? '')],
         step?.detail,
-        step ? key : undefined
+        step ? key : undefined,
+        titleOf(data.cell_id ?? asked?.cellId)
       );
       break;
     }
@@ -404,13 +610,21 @@ export function reduceProgress(
       if (data.usage) {
         s.usage = { ...s.usage, ...data.usage };
       }
+      if (typeof data.cause === 'string' && data.cause.trim()) {
+        s.cause = data.cause.trim();
+      }
+      s.nextSteps = nextSteps(data.next_steps);
       add('done', 'finished', [s.validatedCells.length]);
       break;
     case 'failed':
       s.status = 'failed';
       s.finishedAt = event.ts;
       s.message = String(data.message ?? '');
-      add('error', 'failed', [], clip(data.message, 600));
+      if (typeof data.cause === 'string' && data.cause.trim()) {
+        s.cause = data.cause.trim();
+      }
+      s.nextSteps = nextSteps(data.next_steps);
+      add('error', 'failed', [], clip(data.cause || data.message, 600));
       break;
     case 'cancelled':
       s.status = 'cancelled';

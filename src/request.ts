@@ -7,9 +7,9 @@ import type {
   Complexity,
   IGenerationRequest,
   IRecipe,
-  IRecipeInput,
   ISecretInfo
 } from './api';
+import { inputFields, RecipeValue } from './recipeForm';
 import type { ICookbookSettings } from './settings';
 
 export interface IRecipeForm {
@@ -21,36 +21,8 @@ export interface IRecipeForm {
   provider: string;
   /** '' means the provider's default model. */
   model: string;
-  /** The template's own inputs (e.g. data_path, compare_with), by name. */
-  extras: Record<string, string>;
-}
-
-/** Inputs every template shares; the panel has dedicated fields for them. */
-const COMMON_INPUTS = new Set(['prompt', 'topic', 'complexity', 'hf_model_id']);
-
-/** A template's inputs beyond the common ones. */
-export function extraInputs(recipe: IRecipe | undefined): IRecipeInput[] {
-  return (recipe?.inputs ?? [])
-    .map(input => (typeof input === 'string' ? { name: input } : input))
-    .filter(input => input.name && !COMMON_INPUTS.has(input.name));
-}
-
-/** The template's extra inputs the user filled in, as request fields. */
-export function extrasFor(
-  recipe: IRecipe | undefined,
-  form: IRecipeForm
-): Pick<IGenerationRequest, 'data_path' | 'compare_with'> {
-  const out: Pick<IGenerationRequest, 'data_path' | 'compare_with'> = {};
-  for (const input of extraInputs(recipe)) {
-    const value = form.extras?.[input.name!]?.trim();
-    if (
-      value &&
-      (input.name === 'data_path' || input.name === 'compare_with')
-    ) {
-      out[input.name] = value;
-    }
-  }
-  return out;
+  /** The recipe's own typed inputs (e.g. data_path, compare_with), by name. */
+  extras: Record<string, RecipeValue>;
 }
 
 /** The secrets the kernel may see for one generation: none unless the user ticks them. */
@@ -101,7 +73,7 @@ export interface IRequestInputs {
   /** The Hugging Face model chosen ('' for none). */
   hfModel: string;
   form: IRecipeForm;
-  /** The form's template, for its extra inputs. */
+  /** The form's recipe, for its own typed inputs. */
   recipe: IRecipe | undefined;
   approval: ICookbookSettings['approval'];
   consent: ISecretConsent;
@@ -124,7 +96,7 @@ export function generationRequest(
     ...(form.topic.trim() ? { topic: form.topic.trim() } : {}),
     ...(form.provider ? { provider: form.provider } : {}),
     ...(form.model.trim() ? { model: form.model.trim() } : {}),
-    ...extrasFor(inputs.recipe, form),
+    ...inputFields(inputs.recipe, form.extras),
     ...(inputs.approval !== 'server' ? { approval: inputs.approval } : {}),
     // Always explicit: the kernel sees exactly what the user ticked.
     secrets,

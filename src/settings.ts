@@ -20,7 +20,7 @@ export interface ICookbookSettings {
 }
 
 export const DEFAULT_SETTINGS: ICookbookSettings = {
-  insertionPoint: 'after-active',
+  insertionPoint: 'end',
   defaultTemplate: 'quickstart',
   defaultComplexity: 'basic',
   defaultProvider: '',

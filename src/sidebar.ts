@@ -4,6 +4,7 @@
  * to JupyterLab's start-up.
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Panel } from '@lumino/widgets';
 
 import type { CookbookPanel } from './panel/CookbookPanel';
@@ -14,6 +15,8 @@ export interface ICookbookSidebarOptions {
   trans: TranslationBundle;
   /** Open a file in the application (to bring a closed target back). */
   openPath: (path: string) => void;
+  /** Pick a file or folder under the Jupyter root (null: none can be picked). */
+  pickPath?: (() => Promise<string | null>) | null;
 }
 
 export class CookbookSidebar extends Panel {
@@ -22,12 +25,20 @@ export class CookbookSidebar extends Panel {
     this.addClass('jp-Cookbook-sidebar');
   }
 
+  /** Emitted when the sidebar is shown or hidden. */
+  get visibilityChanged(): ISignal<this, boolean> {
+    return this._visibilityChanged;
+  }
+
   /** The panel, loading it if needed. */
   ready(): Promise<CookbookPanel> {
     if (!this._ready) {
       this._ready = import('./panel/CookbookPanel').then(
         ({ CookbookPanel }) => {
-          const panel = new CookbookPanel(this._options);
+          const panel = new CookbookPanel({
+            ...this._options,
+            isShown: () => this.isVisible
+          });
           this.addWidget(panel);
           return panel;
         }
@@ -40,5 +51,14 @@ export class CookbookSidebar extends Panel {
     void this.ready();
   }
 
+  protected onAfterShow(): void {
+    this._visibilityChanged.emit(true);
+  }
+
+  protected onAfterHide(): void {
+    this._visibilityChanged.emit(false);
+  }
+
   private _ready: Promise<CookbookPanel> | null = null;
+  private _visibilityChanged = new Signal<this, boolean>(this);
 }

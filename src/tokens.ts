@@ -6,19 +6,24 @@ import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
 import type {
+  ICatalogState,
+  IComparison,
   ICookbookEvent,
   IGeneration,
   IGenerationRequest,
   IModelInfo,
   IModelSummary,
+  IPackChange,
   IRecipe,
+  IRecipeError,
   IRepoSummary,
   ISecretInfo,
   IStatus
 } from './api';
 import type { StreamState } from './events';
+import type { InsertionPoint, ReplaceDecision } from './notebook';
 import type { INotebookHost } from './notebookHost';
-import type { IProgressState } from './progress';
+import type { IApproval, IProgressState } from './progress';
 import type { ICookbookSettings } from './settings';
 
 /**
@@ -44,6 +49,77 @@ export interface ILiveGeneration {
   readonly error: string | null;
   /** Browser time minus server time, seconds (for an elapsed clock). */
   readonly clockOffset: number | null;
+  /** The generation this one follows up (null: none, or not known here). */
+  readonly parentId: string | null;
+  /** What it was started with, when this browser started it. */
+  readonly request: StartRequest | null;
+  /** How many of its cells were in its notebook at the last look. */
+  readonly cellsInNotebook: number;
+  /**
+   * Follow-up cells that would replace a cell the user wrote or changed:
+   * they wait for `answerReplacement`.
+   */
+  readonly pendingReplacements: ReadonlyArray<IPendingReplacement>;
+}
+
+/** A follow-up's cell waiting for the user before it replaces their cell. */
+export interface IPendingReplacement {
+  cellId: string;
+  /** The nbformat id of the user's cell. */
+  target: string;
+  /** What the new cell does, when known. */
+  title?: string;
+  /** The user's cell's source now, and the new cell's. */
+  oldSource: string;
+  newSource: string;
+}
+
+/** Where and how a generation's cells go into the notebook. */
+export interface IStartOptions {
+  /** At the end, or below the active cell (default: the user's setting). */
+  placement?: InsertionPoint;
+  /** The cells take the place of the notebook's previous run. */
+  replacePrevious?: boolean;
+}
+
+/** A follow-up: what to add or change, in the notebook its parent went into. */
+export interface IFollowUpOptions {
+  /** The notebook (default: the parent's, else the current one). */
+  target?: string;
+  /** Secrets the kernel may see (the parent's are not inherited). */
+  secrets?: string[];
+  approval?: 'never' | 'risky' | 'always';
+}
+
+/** Run a past generation again (`ICookbook.runAgain`). */
+export interface IRunAgainOptions {
+  /** The notebook (default: the current one). */
+  target?: string;
+  /** Run with this version of its recipe instead of the one it used. */
+  templateVersion?: string;
+  /** Secrets the kernel may see (default none: the earlier consent is not reused). */
+  secrets?: string[];
+  placement?: InsertionPoint;
+}
+
+/** Insert a past generation's cells again. */
+export interface IInsertOptions {
+  /** Keep its outputs (marked as the original run's), or clear them. */
+  outputs?: 'keep' | 'clear';
+  placement?: InsertionPoint;
+}
+
+/** The run a notebook's new generation could replace. */
+export interface IPreviousRun {
+  generationId: string;
+  /** Its cells (and its follow-ups') in the notebook now. */
+  cells: number;
+}
+
+/** A cell waiting for approval, and its generation. */
+export interface IPendingApproval {
+  generation: ILiveGeneration;
+  approval: IApproval;
 }
 
 /** Cells that waited for a closed target notebook: the user may insert them now. */
@@ -118,7 +194,25 @@ export interface ICookbook {
   /** The recipe templates the server offers; null until first asked. */
   readonly recipes: ReadonlyArray<IRecipe> | null;
   readonly recipesChanged: ISignal<ICookbook, ReadonlyArray<IRecipe> | null>;
+  /** Recipe files the server could not load (as of the last refresh). */
+  readonly recipeErrors: ReadonlyArray<IRecipeError>;
   refreshRecipes(signal?: AbortSignal): Promise<ReadonlyArray<IRecipe>>;
+
+  // -- recipe catalogues ---------------------------------------------------------------------
+
+  /** The catalogues and their packs as last read; null until first asked. */
+  readonly catalog: ICatalogState | null;
+  readonly catalogChanged: ISignal<ICookbook, ICatalogState | null>;
+  /** Read every catalogue again (a catalogue that cannot be read is listed with its error). */
+  refreshCatalog(signal?: AbortSignal): Promise<ICatalogState>;
+  /**
+   * Install a pack, update it to the version its catalogue lists, or remove
+   * it. Each resolves once `recipes` shows the change, so the recipe picker
+   * has the new recipes at once.
+   */
+  installPack(id: string): Promise<IPackChange>;
+  updatePack(id: string): Promise<IPackChange>;
+  removePack(id: string): Promise<void>;
 
   // -- repositories ------------------------------------------------------------------------
 
@@ -193,8 +287,66 @@ export interface ICookbook {
    */
   startGeneration(
     request: StartRequest,
-    target?: string
+    target?: string,
+    options?: IStartOptions
   ): Promise<ILiveGeneration>;
+  /**
+   * Continue generation `parentId` ("now read my CSV"): a new generation
+   * linked to it that sees the notebook as it is now (the user's edits too)
+   * and adds cells after the parent's, or replaces some of them (asking
+   * first for a cell the user changed).
+   */
+  followUp(
+    parentId: string,
+    prompt: string,
+    options?: IFollowUpOptions
+  ): Promise<ILiveGeneration>;
+  /** Start generation `id` again (optionally with another provider, or after trusting its repository). */
+  retry(
+    id: string,
+    overrides?: Partial<StartRequest>
+  ): Promise<ILiveGeneration>;
+  /**
+   * Run a past generation again into the notebook open at `options.target`
+   * (default: the current one): a new generation with the request the
+   * server stored (its recipe at the same version, inputs, prompt, topic,
+   * complexity, repository, provider and model). When that recipe version is
+   * gone it rejects with a `CookbookAPIError` of code
+   * `recipe_version_unavailable` whose `details` name the current version;
+   * `options.templateVersion` runs it with another.
+   */
+  runAgain(id: string, options?: IRunAgainOptions): Promise<ILiveGeneration>;
+  /**
+   * Install `packages` in the generation's notebook kernel (`%pip install`),
+   * then start it again. Rejects with pip's error when the install fails.
+   */
+  installAndRetry(id: string, packages: string[]): Promise<ILiveGeneration>;
+  /** The user's answer about a follow-up cell that would replace a cell they changed. */
+  answerReplacement(
+    id: string,
+    cellId: string,
+    decision: ReplaceDecision
+  ): void;
+  /**
+   * Take a generation's cells out of its notebook (or `target`) at once: one
+   * step in the notebook's undo history. Resolves with how many went.
+   */
+  removeCells(id: string, target?: string): number;
+  /** The run a new generation in the notebook at `path` would replace, if any. */
+  previousRun(path: string): IPreviousRun | null;
+  /** Every cell waiting for approval in the generations started here. */
+  pendingApprovals(): IPendingApproval[];
+  /** One generation as the server has it (with `parent_id` and `children`). */
+  getGeneration(id: string, signal?: AbortSignal): Promise<IGeneration>;
+  /**
+   * Run one recipe by 2 to 4 providers or models, each in a kernel of its
+   * own; nothing goes into a notebook until the user picks a run.
+   */
+  startComparison(
+    request: StartRequest,
+    runs: ReadonlyArray<{ provider: string; model?: string }>
+  ): Promise<{ id: string }>;
+  getComparison(id: string, signal?: AbortSignal): Promise<IComparison>;
   /** Ask the server to stop; the stream then delivers the `cancelled` event. */
   cancel(id: string): Promise<void>;
   /**
@@ -214,12 +366,21 @@ export interface ICookbook {
   history(signal?: AbortSignal): Promise<IGeneration[]>;
   /**
    * Insert a generation's validated cells into the notebook open at `target`
-   * (default: the current one), skipping those already there. Resolves with
-   * how many went in.
+   * (default: the current one), skipping those already there, as clean cells
+   * (no execution counts; outputs kept, marked as the original run's, or
+   * cleared). Resolves with how many went in.
    */
-  insertInto(id: string, target?: string): Promise<number>;
-  /** Save a generation's validated notebook (.ipynb) through the browser; resolves with its file name. */
-  download(id: string): Promise<string>;
+  insertInto(
+    id: string,
+    target?: string,
+    options?: IInsertOptions
+  ): Promise<number>;
+  /**
+   * Save a generation's validated notebook (.ipynb) through the browser,
+   * named as the server names it (`<repo>-<template>-<date>.ipynb`);
+   * resolves with its file name.
+   */
+  download(id: string, outputs?: 'keep' | 'clear'): Promise<string>;
 
   /** Cells that waited for a closed notebook, offered when it is back. */
   readonly offers: ReadonlyArray<IPendingOffer>;
@@ -257,6 +418,10 @@ export interface ICookbookSidebar {
    * point at what is missing.
    */
   requestGenerate(): Promise<void>;
+  /** Show the panel on one generation (its steps, its follow-up box). */
+  showGeneration(id: string): Promise<void>;
+  /** Whether the panel is showing now. */
+  readonly isVisible: boolean;
 }
 
 /** The Cookbook sidebar panel. */

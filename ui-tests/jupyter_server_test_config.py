@@ -17,6 +17,9 @@ c = get_config()  # noqa: F821  (injected by the traitlets config loader)
 configure_jupyter_server(c)
 
 c.ServerApp.allow_root = True
+# Notebook 7 (installed with the test extra) is served by the same server, at /tree and
+# /notebooks/...: the Galata helpers (window.jupyterapp) there too.
+c.JupyterNotebookApp.expose_app_in_browser = True
 c.ServerApp.ip = "127.0.0.1"
 c.ServerApp.port = int(os.environ.get("COOKBOOK_UI_PORT", "18888"))
 c.ServerApp.port_retries = 0
@@ -109,3 +112,82 @@ def make_fixture_repo(folder: Path) -> None:
 
 
 make_fixture_repo(root / "fixtures" / "tiny-sentiment")
+
+
+# -- recipes: a catalogue and an administrator's folder --------------------------------------------
+
+CATALOG_PACK = "galata-pack"  # catalog.spec.ts installs and removes it
+CATALOG_RECIPE = "galata_catalog"
+DOWN_CATALOG = "http://127.0.0.1:9/index.json"  # closed port: a catalogue that is down
+
+
+def serve_catalog() -> str:
+    """A recipe catalogue on 127.0.0.1, served from a daemon thread: an index listing one pack and
+    the pack, a .zip of one recipe (the built-in quickstart under a new id) with its sha256. Returns
+    the index's URL."""
+    import hashlib
+    import io
+    import json
+    import threading
+    import zipfile
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cookbook_ext.recipes.registry import BUILTIN_FOLDER
+
+    recipe = (
+        (BUILTIN_FOLDER / "quickstart.yaml")
+        .read_text(encoding="utf-8")
+        .replace("id: quickstart", f"id: {CATALOG_RECIPE}", 1)
+        .replace("title: Quickstart", "title: Catalogue recipe (Galata)", 1)
+        .replace("order: 10", "order: 90", 1)  # listed after the built-ins
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        entry = zipfile.ZipInfo(f"{CATALOG_RECIPE}.yaml", date_time=(2026, 1, 1, 0, 0, 0))
+        entry.external_attr = 0o644 << 16  # data: not executable
+        archive.writestr(entry, recipe)
+    pack = buffer.getvalue()
+    pack_name = f"{CATALOG_PACK}-1.0.0.zip"
+    index = {
+        "packs": [
+            {
+                "id": CATALOG_PACK,
+                "version": "1.0.0",
+                "description": "A pack served by the Galata tests' own catalogue.",
+                "recipes": [CATALOG_RECIPE],
+                "url": pack_name,  # relative to the index
+                "sha256": hashlib.sha256(pack).hexdigest(),
+            }
+        ]
+    }
+    files = {
+        "/index.json": ("application/json", json.dumps(index).encode()),
+        f"/{pack_name}": ("application/zip", pack),
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = files.get(self.path.split("?", 1)[0])
+            if found is None:
+                self.send_error(404)
+                return
+            kind, body = found
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # quiet: the server's log is the test's
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="galata-catalog", daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/index.json"
+
+
+c.RecipeRegistry.catalog_urls = [serve_catalog(), DOWN_CATALOG]
+# Recipe files a test writes through the contents API (run-again.spec.ts).
+(root / "admin-recipes").mkdir(exist_ok=True)
+c.RecipeRegistry.recipe_paths = [str(root / "admin-recipes")]

@@ -320,9 +320,10 @@ describe('CookbookAPI', () => {
       json({ generations: [{ id: 'g1', status: 'finished' }] }),
       json({ secrets: [{ name: 'ANTHROPIC_API_KEY', hint: 'sk-…abcd' }] })
     );
-    expect(await api.listRecipes()).toEqual([
-      { id: 'quickstart', title: 'Quickstart' }
-    ]);
+    expect(await api.listRecipes()).toEqual({
+      recipes: [{ id: 'quickstart', title: 'Quickstart' }],
+      errors: []
+    });
     expect(await api.listGenerations()).toEqual([
       { id: 'g1', status: 'finished' }
     ]);

@@ -139,7 +139,10 @@ class FakeServer {
         this.calls.push('status');
         return { ...STATUS, version: `0.${this.calls.length}` };
       },
-      listRecipes: async () => [{ id: 'quickstart', title: 'Quickstart' }],
+      listRecipes: async () => ({
+        recipes: [{ id: 'quickstart', title: 'Quickstart' }],
+        errors: []
+      }),
       listRepos: async () => {
         this.calls.push('listRepos');
         return this.repos.map(r => ({ ...r }));
@@ -214,6 +217,12 @@ class FakeHandle implements INotebookHandle {
   }
   kernelId() {
     return this.kernel;
+  }
+  ran: string[] = [];
+  runResult = { ok: true, output: '' };
+  async runInKernel(code: string) {
+    this.ran.push(code);
+    return this.runResult;
   }
   private _cellsChanged: Signal<INotebookHandle, void> = new Signal<
     INotebookHandle,
@@ -331,7 +340,9 @@ describe('CookbookModel generations', () => {
     );
     handle.activeId = 'user-0';
     host.add(handle);
-    await model.startGeneration(REQUEST, handle.path);
+    await model.startGeneration(REQUEST, handle.path, {
+      placement: 'after-active'
+    });
     expect(server.started[0].kernel_id).toBe('k-1');
 
     server.emit('started', { provider: 'offline', model: 'x' });

@@ -314,7 +314,7 @@ describe('reconcile', () => {
     const first = reconcile(nb, state, GEN, replay());
     expect(first.inserted).toEqual(['c1', 'c3']);
     const second = reconcile(nb, state, GEN, replay());
-    expect(second).toEqual({ inserted: [], removed: [] });
+    expect(second).toEqual({ inserted: [], removed: [], pending: [] });
     expect(sources(nb)).toEqual(['mine', '# Cookbook', 'print(3)']);
   });
 

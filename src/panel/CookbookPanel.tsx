@@ -3,9 +3,12 @@ import { Button, ReactWidget } from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
 import * as React from 'react';
 
-import { errorMessage, isTerminalStatus } from '../api';
+import { errorMessage, INextStep, isTerminalStatus } from '../api';
+import type { InsertionPoint } from '../notebook';
 import type { IApproval } from '../progress';
+import { checkInputs, ownInputs } from '../recipeForm';
 import {
+  consentedSecrets,
   generationRequest,
   IRecipeForm,
   ISecretConsent,
@@ -13,6 +16,8 @@ import {
 } from '../request';
 import type { ICookbook, ILiveGeneration } from '../tokens';
 import { basename } from './format';
+import { CatalogSection } from './CatalogSection';
+import { CompareSection } from './CompareSection';
 import { HistorySection } from './HistorySection';
 import { useSignal } from './hooks';
 import { loadInputs, saveInputs } from './persist';
@@ -31,6 +36,12 @@ export interface ICookbookAppProps {
   openPath: (path: string) => void;
   /** Emitted by the "generate" command. */
   generateRequested: Signal<any, void>;
+  /** Emitted with a generation's id to show it (a cell's badge, a notification). */
+  showRequested: Signal<any, string>;
+  /** Whether the panel is showing now. */
+  isShown: () => boolean;
+  /** Pick a file or folder under the Jupyter root (null: none can be picked here). */
+  pickPath?: (() => Promise<string | null>) | null;
 }
 
 /** Why Generate is disabled, or null when it is not. */
@@ -43,6 +54,8 @@ export function generateBlocker(
     prompt: string;
     runningHere: boolean;
     starting: boolean;
+    /** The first of the recipe's inputs that is refused, if any. */
+    badInput?: string | null;
   }
 ): string | null {
   if (!options.hasNotebook) {
@@ -59,6 +72,9 @@ export function generateBlocker(
   }
   if (!options.prompt.trim()) {
     return trans.__('Describe what the notebook should do.');
+  }
+  if (options.badInput) {
+    return trans.__('Check the recipe’s input “%1”.', options.badInput);
   }
   if (options.starting) {
     return trans.__('Starting…');
@@ -123,6 +139,16 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
   const [notice, setNotice] = React.useState<string | null>(null);
   const promptRef = React.useRef<HTMLTextAreaElement>(null);
   const [secretsRequest, setSecretsRequest] = React.useState(0);
+  const [placement, setPlacement] = React.useState<InsertionPoint>(
+    settings.insertionPoint
+  );
+  React.useEffect(
+    () => setPlacement(settings.insertionPoint),
+    [settings.insertionPoint]
+  );
+  const [replacePrevious, setReplacePrevious] = React.useState(false);
+  const [showProblems, setShowProblems] = React.useState(false);
+  const progressRef = React.useRef<HTMLDivElement>(null);
   // The secrets the kernel may see: none until the user ticks them, and not
   // remembered across reloads, so every consent is given in this page.
   const [consent, setConsent] = React.useState<ISecretConsent>(noSecrets);
@@ -163,6 +189,17 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
     return () => controller.abort();
   }, [model]);
 
+  // A removed pack takes its recipes out of the picker: the form moves to one that is there.
+  React.useEffect(() => {
+    if (recipes && recipes.length > 0) {
+      setForm(f =>
+        recipes.some(r => r.id === f.template)
+          ? f
+          : { ...f, template: recipes[0].id }
+      );
+    }
+  }, [recipes]);
+
   const current = host.current();
   const currentReady = current ? host.find(current.path) === current : false;
   const runningHere = current
@@ -173,19 +210,31 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
           !g.settled
       )
     : false;
+  const recipe = recipes?.find(r => r.id === form.template);
+  const problems = checkInputs(recipe, form.extras);
+  const badInput = Object.keys(problems)[0] ?? null;
+  const badLabel = badInput
+    ? (ownInputs(recipe).find(i => i.name === badInput)?.label ?? badInput)
+    : null;
   const blocker = generateBlocker(trans, {
     hasNotebook: current !== null,
     notebookReady: currentReady,
     hasSource: repo !== null,
     prompt: form.prompt,
     runningHere,
-    starting
+    starting,
+    badInput: badLabel
   });
+  const previous =
+    currentReady && current ? model.previousRun(current.path) : null;
 
   const generate = async () => {
     if (blocker || !current || !repo) {
       if (!form.prompt.trim()) {
         promptRef.current?.focus();
+      } else if (badInput) {
+        setShowProblems(true);
+        document.getElementById(`jp-Cookbook-input-${badInput}`)?.focus();
       }
       return;
     }
@@ -198,20 +247,42 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
           repoId: repo.id,
           hfModel,
           form,
-          recipe: recipes?.find(r => r.id === form.template),
+          recipe,
           approval: settings.approval,
           consent,
           storedSecrets
         }),
-        current.path
+        current.path,
+        { placement, replacePrevious: replacePrevious && previous !== null }
       );
       setSelectedId(gen.id);
+      setReplacePrevious(false);
+      setShowProblems(false);
     } catch (err) {
       setActionError(errorMessage(err));
     } finally {
       setStarting(false);
     }
   };
+
+  const show = (id: string) => {
+    model.view(id);
+    setSelectedId(id);
+    requestAnimationFrame(() =>
+      progressRef.current?.scrollIntoView?.({ block: 'nearest' })
+    );
+  };
+
+  // A cell's badge, a notification or the status bar asks to show a generation.
+  const showRef = React.useRef(show);
+  showRef.current = show;
+  React.useEffect(() => {
+    const onShow = (_: unknown, id: string) => showRef.current(id);
+    props.showRequested.connect(onShow);
+    return () => {
+      props.showRequested.disconnect(onShow);
+    };
+  }, [props.showRequested]);
 
   // The palette's "Generate" command.
   const generateRef = React.useRef(generate);
@@ -253,14 +324,17 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
     }
   };
 
-  const insertAgain = async (id: string) => {
+  const insertAgain = async (id: string, outputs: 'keep' | 'clear') => {
     const handle = host.current();
     if (!handle) {
       return;
     }
     setActionError(null);
     try {
-      const count = await model.insertInto(id, handle.path);
+      const count = await model.insertInto(id, handle.path, {
+        outputs,
+        placement
+      });
       setNotice(
         count > 0
           ? trans._n(
@@ -278,10 +352,101 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
 
   const shown: ILiveGeneration | undefined =
     (selectedId ? model.get(selectedId) : undefined) ?? model.latest();
+
+  // A question waiting elsewhere comes to the front when the run shown asks none.
+  const waiting = model.pendingApprovals();
+  const waitingId = waiting[0]?.generation.id ?? null;
+  React.useEffect(() => {
+    if (
+      waitingId &&
+      waitingId !== shown?.id &&
+      (shown?.progress.approvals.length ?? 0) === 0
+    ) {
+      setSelectedId(waitingId);
+    }
+  }, [waitingId]);
+
+  /** A failed or empty run's next step, as the user chose it. */
+  const nextStep = async (id: string, step: INextStep) => {
+    setActionError(null);
+    let gen: ILiveGeneration;
+    switch (step.action) {
+      case 'install_and_retry':
+        gen = await model.installAndRetry(id, step.packages ?? []);
+        break;
+      case 'try_provider': {
+        const provider = status?.providers.find(p => p.name === step.provider);
+        if (provider && !provider.available) {
+          // It needs a key first: the Secrets section takes it.
+          setSecretsRequest(n => n + 1);
+          throw new Error(
+            trans.__(
+              'Add an API key for %1 first, then try again.',
+              provider.name
+            )
+          );
+        }
+        gen = await model.retry(id, { provider: step.provider });
+        break;
+      }
+      case 'trust_repository': {
+        const repoToTrust = step.repo_id ?? repo?.id;
+        if (repoToTrust) {
+          await model.trustRepo(repoToTrust, true);
+        }
+        gen = await model.retry(id);
+        break;
+      }
+      default:
+        gen = await model.retry(id);
+    }
+    setSelectedId(gen.id);
+  };
+
+  const followUpTarget =
+    shown?.path && host.find(shown.path) ? shown.path : current?.path;
+  const followUpBlocker = !followUpTarget
+    ? trans.__('Open a notebook to continue in.')
+    : model.generations.some(
+          g =>
+            g.path === followUpTarget &&
+            !isTerminalStatus(g.progress.status) &&
+            !g.settled
+        )
+      ? trans.__('A generation is already running in this notebook.')
+      : null;
+
+  /** A past generation again, into the current notebook; the history shows a refusal. */
+  const runAgain = async (id: string, templateVersion?: string) => {
+    if (!current) {
+      return;
+    }
+    setActionError(null);
+    const gen = await model.runAgain(id, {
+      target: current.path,
+      templateVersion,
+      placement,
+      secrets: consentedSecrets(consent, storedSecrets)
+    });
+    setSelectedId(gen.id);
+  };
+
+  const followUp = async (parentId: string, prompt: string) => {
+    const gen = await model.followUp(parentId, prompt, {
+      target: followUpTarget ?? undefined,
+      secrets: consentedSecrets(consent, storedSecrets)
+    });
+    setSelectedId(gen.id);
+  };
   const offers = model.offers;
   const refreshKey = model.generations
     .map(g => `${g.id}:${isTerminalStatus(g.progress.status) ? 'done' : 'run'}`)
     .join(',');
+  const searchModels = React.useCallback(
+    (search: string, signal: AbortSignal) =>
+      model.searchModels({ search, limit: 10 }, signal),
+    [model]
+  );
 
   return (
     <div className="jp-Cookbook-body">
@@ -380,6 +545,11 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
         error={null}
         promptRef={promptRef}
         onAddKey={() => setSecretsRequest(n => n + 1)}
+        onSubmit={() => void generate()}
+        recipeErrors={model.recipeErrors}
+        showProblems={showProblems}
+        pickPath={props.pickPath}
+        searchModels={searchModels}
       />
       <section
         className="jp-Cookbook-section jp-Cookbook-generate"
@@ -400,6 +570,41 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
                 — {trans.__('its kernel will be started')}
               </span>
             )}
+          </div>
+        )}
+        <div className="jp-Cookbook-field">
+          <label className="jp-Cookbook-label" htmlFor="jp-Cookbook-placement">
+            {trans.__('Put the cells')}
+          </label>
+          <select
+            id="jp-Cookbook-placement"
+            className="jp-mod-styled jp-Cookbook-select"
+            value={placement}
+            onChange={e => setPlacement(e.target.value as InsertionPoint)}
+          >
+            <option value="end">
+              {trans.__('At the end of the notebook')}
+            </option>
+            <option value="after-active">
+              {trans.__('Below the active cell')}
+            </option>
+          </select>
+        </div>
+        {previous && (
+          <div className="jp-Cookbook-checkRow">
+            <input
+              id="jp-Cookbook-replace-previous"
+              type="checkbox"
+              checked={replacePrevious}
+              onChange={e => setReplacePrevious(e.target.checked)}
+            />
+            <label htmlFor="jp-Cookbook-replace-previous">
+              {trans._n(
+                'Replace the previous run (%1 cell)',
+                'Replace the previous run (%1 cells)',
+                previous.cells
+              )}
+            </label>
           </div>
         )}
         <SecretConsent
@@ -436,47 +641,119 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
         )}
       </section>
       {shown && (
-        <ProgressSection
-          trans={trans}
-          generation={shown}
-          local={shown.local}
-          onCancel={() =>
-            void model
-              .cancel(shown.id)
-              .catch(err => setActionError(errorMessage(err)))
-          }
-          onDownload={() => void download(shown.id)}
-          onApprove={(approval, approved, trust) =>
-            void answer(shown.id, approval, approved, trust)
-          }
-        />
+        <div ref={progressRef}>
+          <ProgressSection
+            trans={trans}
+            generation={shown}
+            local={shown.local}
+            providers={status?.providers ?? []}
+            isShown={props.isShown}
+            onCancel={() =>
+              void model
+                .cancel(shown.id)
+                .catch(err => setActionError(errorMessage(err)))
+            }
+            onDownload={() => void download(shown.id)}
+            onApprove={(approval, approved, trust) =>
+              void answer(shown.id, approval, approved, trust)
+            }
+            onRemoveCells={
+              shown.local && shown.cellsInNotebook > 0 && host.find(shown.path)
+                ? () => {
+                    try {
+                      const count = model.removeCells(shown.id);
+                      setNotice(
+                        trans._n(
+                          'Removed %1 cell from %2 (Undo brings it back).',
+                          'Removed %1 cells from %2 (Undo brings them back).',
+                          count,
+                          basename(shown.path)
+                        )
+                      );
+                    } catch (err) {
+                      setActionError(errorMessage(err));
+                    }
+                  }
+                : null
+            }
+            onReplacement={(cellId, decision) =>
+              model.answerReplacement(shown.id, cellId, decision)
+            }
+            onNextStep={step => nextStep(shown.id, step)}
+            onFollowUp={prompt => followUp(shown.id, prompt)}
+            followUpBlocker={followUpBlocker}
+            onOpen={show}
+          />
+        </div>
       )}
+      <CompareSection
+        model={model}
+        trans={trans}
+        providers={status?.providers ?? []}
+        request={() => {
+          if (!repo) {
+            return trans.__('Ingest a repository first.');
+          }
+          if (!form.prompt.trim()) {
+            return trans.__('Describe what the notebook should do.');
+          }
+          if (badLabel) {
+            return trans.__('Check the recipe’s input “%1”.', badLabel);
+          }
+          return generationRequest({
+            repoId: repo.id,
+            hfModel,
+            form,
+            recipe,
+            approval: settings.approval,
+            consent,
+            storedSecrets
+          });
+        }}
+        onInsert={currentReady ? id => void insertAgain(id, 'keep') : null}
+      />
       <HistorySection
         model={model}
         trans={trans}
         refreshKey={refreshKey}
         selectedId={shown?.id ?? null}
-        onOpen={id => {
-          model.view(id);
-          setSelectedId(id);
-        }}
+        onOpen={show}
         onDownload={id => void download(id)}
-        onInsert={currentReady ? id => void insertAgain(id) : null}
+        onInsert={
+          currentReady ? (id, outputs) => void insertAgain(id, outputs) : null
+        }
+        onRunAgain={currentReady ? runAgain : null}
+        runAgainBlocker={
+          runningHere
+            ? trans.__('A generation is already running in this notebook.')
+            : null
+        }
       />
       <SecretsSection
         model={model}
         trans={trans}
         focusRequest={secretsRequest}
       />
+      <CatalogSection model={model} trans={trans} />
     </div>
   );
 }
 
 /** The sidebar widget hosting the Cookbook panel. */
 export class CookbookPanel extends ReactWidget {
-  constructor(props: Omit<ICookbookAppProps, 'generateRequested'>) {
+  constructor(
+    props: Omit<
+      ICookbookAppProps,
+      'generateRequested' | 'showRequested' | 'isShown'
+    > & { isShown?: () => boolean }
+  ) {
     super();
-    this._props = { ...props, generateRequested: this._generateRequested };
+    this._props = {
+      ...props,
+      generateRequested: this._generateRequested,
+      showRequested: this._showRequested,
+      isShown: props.isShown ?? (() => this.isVisible)
+    };
     this.addClass('jp-Cookbook-panel');
   }
 
@@ -485,10 +762,16 @@ export class CookbookPanel extends ReactWidget {
     this._generateRequested.emit();
   }
 
+  /** Show one generation (its steps, its questions, its follow-up box). */
+  showGeneration(id: string): void {
+    this._showRequested.emit(id);
+  }
+
   protected render(): JSX.Element {
     return <CookbookApp {...this._props} />;
   }
 
   private _generateRequested = new Signal<this, void>(this);
+  private _showRequested = new Signal<this, string>(this);
   private _props: ICookbookAppProps;
 }

@@ -2,18 +2,84 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { isTerminalStatus } from '../api';
-import { IApproval, IStep, totalTokens } from '../progress';
+import { INextStep, IProviderInfo, isTerminalStatus } from '../api';
+import type { ReplaceDecision } from '../notebook';
+import { IApproval, IProgressState, IStep, totalTokens } from '../progress';
 import type { ILiveGeneration } from '../tokens';
+import { ApprovalCard, approvalQuestion } from './ApprovalCard';
+import { FollowUpBox } from './FollowUpBox';
 import { basename, formatCost, formatDuration } from './format';
 import { useTicker } from './hooks';
+import { Outcome, verificationText } from './Outcome';
+import { ReplacementCard } from './ReplacementCard';
+
+/** A step about a cell, named by what the cell does when that is known. */
+function titledText(trans: TranslationBundle, step: IStep): string | null {
+  const t = step.title;
+  if (!t) {
+    return null;
+  }
+  const [, b = ''] = step.args;
+  switch (step.msg) {
+    case 'fixed':
+      return trans.__('Fixed “%1”', t);
+    case 'removed':
+      return trans.__('Removed “%1”', t);
+    case 'wroteMarkdown':
+      return trans.__('Wrote the text “%1”', t);
+    case 'wroteCode':
+      return trans.__('Wrote “%1”', t);
+    case 'running':
+      return trans.__('Running “%1”… %2 s', t, b);
+    case 'ran':
+      return trans.__('Ran “%1” in %2 s', t, b);
+    case 'cellFailed':
+      return trans.__('“%1” failed', t);
+    case 'validated':
+      return trans.__('“%1” added to the notebook', t);
+    case 'withdrawn':
+      return trans.__('“%1” withdrawn', t);
+    case 'approval':
+      return trans.__('“%1” needs approval', t);
+    case 'approved':
+      return trans.__('“%1” approved to run', t);
+    case 'declined':
+      return trans.__('“%1” not run: not approved', t);
+    case 'verifiedFailed':
+      return trans.__('Fails in a fresh kernel at “%1”', t);
+    default:
+      return null;
+  }
+}
 
 /** The translated text of a progress step. */
-export function stepText(trans: TranslationBundle, step: IStep): string {
+export function stepText(
+  trans: TranslationBundle,
+  step: IStep,
+  usesModel?: boolean
+): string {
+  const titled = titledText(trans, step);
+  if (titled) {
+    return titled;
+  }
   const [a = '', b = ''] = step.args;
   switch (step.msg) {
     case 'started':
-      return trans.__('Started with %1 (%2)', a, b);
+      return usesModel === false
+        ? trans.__(
+            'Started: building from the repository’s examples and the model card’s snippets'
+          )
+        : trans.__('Started with %1 (%2)', a, b);
+    case 'choosing':
+      return trans.__('Choosing the next example or snippet');
+    case 'verifying':
+      return trans.__('Re-running the notebook in a fresh kernel…');
+    case 'verifiedPassed':
+      return trans.__('Re-runs cleanly in a fresh kernel (%1 s)', a);
+    case 'verifiedFailed':
+      return trans.__('Fails in a fresh kernel at cell %1', a);
+    case 'verifiedSkipped':
+      return trans.__('Not re-run in a fresh kernel');
     case 'status':
     case 'text':
     case 'warning':
@@ -78,6 +144,7 @@ const ICONS: Record<IStep['kind'], string> = {
   fix: '↻',
   validated: '+',
   warning: '!',
+  verify: '⟳',
   done: '★'
 };
 
@@ -105,25 +172,105 @@ export function statusLabel(trans: TranslationBundle, status: string): string {
   }
 }
 
+/** The one-line summary a screen reader hears (politely, at milestones only). */
+export function progressSummary(
+  trans: TranslationBundle,
+  p: IProgressState
+): string {
+  const kept = trans._n(
+    '%1 cell kept',
+    '%1 cells kept',
+    p.validatedCells.length
+  );
+  if (p.approvals.length > 0) {
+    return `${statusLabel(trans, p.status)}: ${kept}. ${approvalQuestion(
+      trans,
+      p.approvals[0]
+    )}`;
+  }
+  const parts = [`${statusLabel(trans, p.status)}: ${kept}.`];
+  if (p.verification) {
+    parts.push(verificationText(trans, p.verification, id => p.cellTitles[id]));
+  }
+  return parts.join(' ');
+}
+
 export interface IProgressSectionProps {
   trans: TranslationBundle;
   generation: ILiveGeneration;
+  /** Whether this browser started it (and inserts its cells). */
+  local: boolean;
+  /** The server's providers (for "Try with a model provider"). */
+  providers: ReadonlyArray<IProviderInfo>;
+  /** Whether the panel is showing (a new question then takes the focus). */
+  isShown: () => boolean;
   onCancel: () => void;
   /** Run (approved) or skip a cell; `trust` also trusts its repository. */
   onApprove: (approval: IApproval, approved: boolean, trust: boolean) => void;
   onDownload: () => void;
-  /** Whether this browser started it (and inserts its cells). */
-  local: boolean;
+  /** Take its cells out of the notebook (one undo step); null when none are there. */
+  onRemoveCells: (() => void) | null;
+  onReplacement: (cellId: string, decision: ReplaceDecision) => void;
+  /** Act on a next step of a failed or empty run. */
+  onNextStep: (step: INextStep) => Promise<void>;
+  /** Start a follow-up; null when none can start (see `followUpBlocker`). */
+  onFollowUp: (prompt: string) => Promise<void>;
+  followUpBlocker: string | null;
+  /** Show another generation (its parent). */
+  onOpen: (id: string) => void;
 }
 
-/** Progress: live steps, tokens and cost so far, elapsed time, Cancel. */
+/** Whether the focus may move to a new question without taking it from the user's typing. */
+function mayTakeFocus(panel: Element | null): boolean {
+  const active = document.activeElement as HTMLElement | null;
+  if (
+    !active ||
+    active === document.body ||
+    (panel && panel.contains(active))
+  ) {
+    return true;
+  }
+  const editable =
+    active.isContentEditable ||
+    active.tagName === 'INPUT' ||
+    active.tagName === 'TEXTAREA' ||
+    active.tagName === 'SELECT';
+  return !editable;
+}
+
+/** Progress: live steps, what it cost, questions to answer, how it ended, what next. */
 export function ProgressSection(props: IProgressSectionProps): JSX.Element {
   const { trans, generation } = props;
   const p = generation.progress;
   const terminal = isTerminalStatus(p.status);
-  const now = useTicker(!terminal);
+  const now = useTicker(!terminal, 250);
   const listRef = React.useRef<HTMLOListElement>(null);
+  const sectionRef = React.useRef<HTMLElement>(null);
   const stick = React.useRef(true);
+  const [attemptsOnly, setAttemptsOnly] = React.useState(false);
+  const usesModel = p.usesModel;
+
+  React.useEffect(() => setAttemptsOnly(false), [generation.id]);
+
+  // A new question takes the focus when the panel shows (else the
+  // notification and the sidebar badge say it waits).
+  const asked = React.useRef<Set<string>>(new Set());
+  const [focusId, setFocusId] = React.useState<string | null>(null);
+  const questionIds = [
+    ...p.approvals.map(a => a.approvalId),
+    ...generation.pendingReplacements.map(r => `replace:${r.cellId}`)
+  ];
+  React.useEffect(() => {
+    const fresh = questionIds.filter(id => !asked.current.has(id));
+    fresh.forEach(id => asked.current.add(id));
+    if (
+      fresh.length > 0 &&
+      props.isShown() &&
+      mayTakeFocus(sectionRef.current?.closest('.jp-Cookbook-panel') ?? null)
+    ) {
+      setFocusId(fresh[0]);
+    }
+  }, [questionIds.join(',')]);
 
   let elapsed = 0;
   if (p.startedAt !== undefined) {
@@ -133,10 +280,10 @@ export function ProgressSection(props: IProgressSectionProps): JSX.Element {
 
   React.useLayoutEffect(() => {
     const list = listRef.current;
-    if (list && stick.current) {
+    if (list && stick.current && !attemptsOnly) {
       list.scrollTop = list.scrollHeight;
     }
-  }, [p.steps.length, p.lastSeq]);
+  }, [p.steps.length, p.lastSeq, attemptsOnly]);
 
   const onScroll = () => {
     const list = listRef.current;
@@ -146,23 +293,40 @@ export function ProgressSection(props: IProgressSectionProps): JSX.Element {
     }
   };
 
+  const onStep = async (step: INextStep) => {
+    if (step.action === 'show_attempts') {
+      setAttemptsOnly(true);
+      requestAnimationFrame(() => {
+        listRef.current?.scrollIntoView?.({ block: 'nearest' });
+        listRef.current?.focus();
+      });
+      return;
+    }
+    await props.onNextStep(step);
+  };
+
+  const kept = p.validatedCells.length;
   const tokens = totalTokens(p.usage);
+  const steps = attemptsOnly
+    ? p.steps.filter(s => s.kind === 'error' || s.kind === 'fix')
+    : p.steps;
   return (
     <section
+      ref={sectionRef}
       className="jp-Cookbook-section jp-Cookbook-progress"
       aria-labelledby="jp-Cookbook-progress-title"
       data-generation-id={generation.id}
       data-status={p.status}
+      data-uses-model={usesModel === false ? 'false' : 'true'}
     >
       <h3 id="jp-Cookbook-progress-title" className="jp-Cookbook-sectionTitle">
         {trans.__('Progress')}
       </h3>
-      <div className="jp-Cookbook-row">
-        <span
-          className="jp-Cookbook-status"
-          data-status={p.status}
-          role="status"
-        >
+      <p className="jp-Cookbook-srOnly" role="status" aria-live="polite">
+        {progressSummary(trans, p)}
+      </p>
+      <div className="jp-Cookbook-row jp-Cookbook-progressHead">
+        <span className="jp-Cookbook-status" data-status={p.status}>
           {statusLabel(trans, p.status)}
         </span>
         <span className="jp-Cookbook-spacer" />
@@ -171,12 +335,14 @@ export function ProgressSection(props: IProgressSectionProps): JSX.Element {
             className="jp-Cookbook-cancel"
             onClick={props.onCancel}
             disabled={p.status === 'cancelling'}
-            title={trans.__('Stop this generation now')}
+            title={trans.__(
+              'Stop this generation now; the cells that ran cleanly stay'
+            )}
           >
             {trans.__('Cancel')}
           </Button>
         )}
-        {terminal && (
+        {terminal && kept > 0 && (
           <Button
             small
             minimal
@@ -186,10 +352,35 @@ export function ProgressSection(props: IProgressSectionProps): JSX.Element {
             {trans.__('Download .ipynb')}
           </Button>
         )}
+        {props.onRemoveCells && (
+          <Button
+            small
+            minimal
+            className="jp-Cookbook-removeCells"
+            onClick={props.onRemoveCells}
+            title={trans.__(
+              'Take this generation’s cells out of the notebook (one undo step)'
+            )}
+          >
+            {trans.__('Remove its cells')}
+          </Button>
+        )}
       </div>
       {generation.path && (
         <div className="jp-Cookbook-target" title={generation.path}>
           {trans.__('Into %1', basename(generation.path))}
+        </div>
+      )}
+      {generation.parentId && (
+        <div className="jp-Cookbook-muted jp-Cookbook-parent">
+          {trans.__('A follow-up.')}{' '}
+          <button
+            type="button"
+            className="jp-Cookbook-link"
+            onClick={() => props.onOpen(generation.parentId!)}
+          >
+            {trans.__('Show the generation it continues')}
+          </button>
         </div>
       )}
       <div className="jp-Cookbook-stats" aria-label={trans.__('Statistics')}>
@@ -197,17 +388,26 @@ export function ProgressSection(props: IProgressSectionProps): JSX.Element {
           {trans.__('Elapsed')}{' '}
           <b className="jp-Cookbook-elapsed">{formatDuration(elapsed)}</b>
         </span>
+        {usesModel !== false && (
+          <>
+            <span>
+              {trans.__('Tokens')}{' '}
+              <b className="jp-Cookbook-tokens">{tokens.toLocaleString()}</b>
+            </span>
+            <span>
+              {trans.__('Cost')}{' '}
+              <b className="jp-Cookbook-cost">{formatCost(p.usage.cost_usd)}</b>
+            </span>
+          </>
+        )}
+        {usesModel === false && p.cellsWritten > 0 && (
+          <span>
+            {trans.__('Snippets tried')}{' '}
+            <b className="jp-Cookbook-snippets">{p.cellsWritten}</b>
+          </span>
+        )}
         <span>
-          {trans.__('Tokens')}{' '}
-          <b className="jp-Cookbook-tokens">{tokens.toLocaleString()}</b>
-        </span>
-        <span>
-          {trans.__('Cost')}{' '}
-          <b className="jp-Cookbook-cost">{formatCost(p.usage.cost_usd)}</b>
-        </span>
-        <span>
-          {trans.__('Cells kept')}{' '}
-          <b className="jp-Cookbook-kept">{p.validatedCells.length}</b>
+          {trans.__('Cells kept')} <b className="jp-Cookbook-kept">{kept}</b>
         </span>
         {p.filesRead > 0 && (
           <span>
@@ -237,44 +437,74 @@ export function ProgressSection(props: IProgressSectionProps): JSX.Element {
           {generation.error}
         </div>
       )}
-      {p.status === 'failed' && p.message && (
-        <div className="jp-Cookbook-error" role="alert">
-          {p.message}
-        </div>
-      )}
       {p.approvals.map(approval => (
         <ApprovalCard
           key={approval.approvalId}
           trans={trans}
           approval={approval}
+          autoFocus={focusId === approval.approvalId}
           onAnswer={(approved, trust) =>
             props.onApprove(approval, approved, trust)
           }
         />
       ))}
+      {generation.pendingReplacements.map(replacement => (
+        <ReplacementCard
+          key={replacement.cellId}
+          trans={trans}
+          replacement={replacement}
+          autoFocus={focusId === `replace:${replacement.cellId}`}
+          onAnswer={decision =>
+            props.onReplacement(replacement.cellId, decision)
+          }
+        />
+      ))}
+      {terminal && (
+        <Outcome
+          trans={trans}
+          progress={p}
+          providers={props.providers}
+          onStep={onStep}
+        />
+      )}
+      {attemptsOnly && (
+        <div className="jp-Cookbook-row">
+          <span className="jp-Cookbook-muted" data-grow="true">
+            {trans.__('Showing the failed attempts and their fixes only.')}
+          </span>
+          <Button small minimal onClick={() => setAttemptsOnly(false)}>
+            {trans.__('Show every step')}
+          </Button>
+        </div>
+      )}
       <ol
         className="jp-Cookbook-steps"
         ref={listRef}
         onScroll={onScroll}
-        aria-label={trans.__('Steps')}
-        aria-live="polite"
+        aria-label={
+          attemptsOnly ? trans.__('Failed attempts') : trans.__('Steps')
+        }
         tabIndex={0}
       >
-        {p.steps.length === 0 && (
+        {steps.length === 0 && (
           <li className="jp-Cookbook-step" data-kind="info">
-            <span className="jp-Cookbook-stepIcon">•</span>
+            <span className="jp-Cookbook-stepIcon" aria-hidden="true">
+              •
+            </span>
             <span className="jp-Cookbook-stepText">
-              {trans.__('Waiting for the first step…')}
+              {attemptsOnly
+                ? trans.__('No attempt failed.')
+                : trans.__('Waiting for the first step…')}
             </span>
           </li>
         )}
-        {p.steps.map(step => (
+        {steps.map(step => (
           <li key={step.key} className="jp-Cookbook-step" data-kind={step.kind}>
             <span className="jp-Cookbook-stepIcon" aria-hidden="true">
               {ICONS[step.kind]}
             </span>
             <span className="jp-Cookbook-stepText">
-              {stepText(trans, step)}
+              {stepText(trans, step, usesModel)}
               {step.detail && (
                 <span className="jp-Cookbook-stepDetail">{step.detail}</span>
               )}
@@ -282,114 +512,14 @@ export function ProgressSection(props: IProgressSectionProps): JSX.Element {
           </li>
         ))}
       </ol>
+      {terminal && (
+        <FollowUpBox
+          trans={trans}
+          parentId={generation.id}
+          onSubmit={props.onFollowUp}
+          blocker={props.followUpBlocker}
+        />
+      )}
     </section>
-  );
-}
-
-/** Whose code a cell is, in a sentence (nothing for the model's own). */
-function originText(
-  trans: TranslationBundle,
-  approval: IApproval
-): string | null {
-  const label = approval.repo?.label;
-  switch (approval.origin) {
-    case 'repository':
-      return label
-        ? trans.__('This is code from the repository %1.', label)
-        : trans.__('This is code from the repository.');
-    case 'model_card':
-      return label
-        ? trans.__('This is code from the model card of %1.', label)
-        : trans.__('This is code from the model card.');
-    default:
-      return null;
-  }
-}
-
-/**
- * A cell waiting for the user's go-ahead. Code taken from a repository the
- * user has not trusted (or its model card) says so, shows in full, and can
- * trust the repository on the spot.
- */
-function ApprovalCard(props: {
-  trans: TranslationBundle;
-  approval: IApproval;
-  onAnswer: (approved: boolean, trust: boolean) => void;
-}): JSX.Element {
-  const { trans, approval } = props;
-  const origin = originText(trans, approval);
-  const canTrust = approval.untrusted && approval.repo !== null;
-  const sourceId = `jp-Cookbook-approval-${approval.approvalId}-source`;
-  return (
-    <div
-      className="jp-Cookbook-notice jp-Cookbook-approval"
-      role="group"
-      aria-label={trans.__('Approval for cell %1', approval.cellId)}
-      data-origin={approval.origin}
-      data-untrusted={approval.untrusted ? 'true' : 'false'}
-    >
-      <div className="jp-Cookbook-approvalQuestion">
-        {trans.__('Run cell %1 in your kernel?', approval.cellId)}
-      </div>
-      {origin && <p className="jp-Cookbook-approvalOrigin">{origin}</p>}
-      {approval.untrusted && (
-        <p className="jp-Cookbook-approvalTrust">
-          {trans.__('The repository is not trusted yet.')}
-        </p>
-      )}
-      {approval.reasons.length > 0 && (
-        <ul className="jp-Cookbook-reasons">
-          {approval.reasons.map((reason, i) => (
-            <li key={i}>{reason}</li>
-          ))}
-        </ul>
-      )}
-      {approval.details.length > 0 && (
-        <ul
-          className="jp-Cookbook-reasons jp-Cookbook-approvalDetails"
-          aria-label={trans.__('What will happen')}
-        >
-          {approval.details.map((detail, i) => (
-            <li key={i}>
-              <code>{detail}</code>
-            </li>
-          ))}
-        </ul>
-      )}
-      <pre
-        id={sourceId}
-        className="jp-Cookbook-approvalSource"
-        aria-label={trans.__('The code of cell %1', approval.cellId)}
-        tabIndex={0}
-      >
-        {approval.source}
-      </pre>
-      <div className="jp-Cookbook-row jp-Cookbook-approvalActions">
-        <Button
-          small
-          className="jp-Cookbook-accent"
-          aria-describedby={sourceId}
-          onClick={() => props.onAnswer(true, false)}
-        >
-          {trans.__('Run it')}
-        </Button>
-        {canTrust && (
-          <Button
-            small
-            className="jp-Cookbook-trustButton"
-            title={trans.__(
-              'Trust %1 and run this cell: from now on its code is treated like the model’s',
-              approval.repo!.label
-            )}
-            onClick={() => props.onAnswer(true, true)}
-          >
-            {trans.__('Trust this repository and run')}
-          </Button>
-        )}
-        <Button small minimal onClick={() => props.onAnswer(false, false)}>
-          {trans.__('Skip it')}
-        </Button>
-      </div>
-    </div>
   );
 }

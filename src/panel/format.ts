@@ -20,8 +20,11 @@ export function compactNumber(value: number | null | undefined): string {
   return String(value);
 }
 
-/** Seconds → "42s", "3m 05s", "1h 02m". */
+/** Seconds → "0.6s" (under ten: tenths, so a short run is not "0s"), "42s", "3m 05s", "1h 02m". */
 export function formatDuration(seconds: number): string {
+  if (isFinite(seconds) && seconds < 10) {
+    return `${(Math.floor(Math.max(0, seconds) * 10) / 10).toFixed(1)}s`;
+  }
   const s = Math.max(0, Math.floor(seconds));
   if (s < 60) {
     return `${s}s`;
@@ -132,4 +135,17 @@ export function describeWarnings(warnings: unknown): string[] {
 export function basename(path: string): string {
   const parts = path.split('/').filter(Boolean);
   return parts[parts.length - 1] ?? path;
+}
+
+/** A generation's time as a history entry shows it ("13:46" today, else the date and time). */
+export function shortTime(date: Date, now = new Date()): string {
+  const sameDay = date.toDateString() === now.toDateString();
+  return sameDay
+    ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    : date.toLocaleString([], {
+        month: 'short',
+        day: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit'
+      });
 }

@@ -50,9 +50,16 @@ export async function generate(
     name: 'Generate into the notebook'
   });
   await expect(button).toBeEnabled();
-  await button.click();
   const progress = panel.locator('.jp-Cookbook-progress');
+  // The panel may show an earlier run: the new one's id is a new id.
+  const before = (await progress.count())
+    ? await progress.getAttribute('data-generation-id')
+    : null;
+  await button.click();
   await expect(progress).toBeVisible();
+  if (before) {
+    await expect(progress).not.toHaveAttribute('data-generation-id', before);
+  }
   const id = await progress.getAttribute('data-generation-id');
   expect(id).toBeTruthy();
   return id!;
@@ -106,15 +113,19 @@ export function inTmp(tmpPath: string, name: string): string {
 export async function waitApproving(
   panel: Locator,
   status: string,
-  timeout = 90_000
+  timeout = 90_000,
+  answer: 'Run it' | 'Skip it' = 'Run it'
 ): Promise<number> {
   const progress = panel.locator('.jp-Cookbook-progress');
   const reached = panel.locator(
-    `.jp-Cookbook-progress[data-status="${status}"]`
+    status
+      .split('|')
+      .map(s => `.jp-Cookbook-progress[data-status="${s}"]`)
+      .join(', ')
   );
   const run = panel
     .locator('.jp-Cookbook-approval')
-    .getByRole('button', { name: 'Run it' })
+    .getByRole('button', { name: answer })
     .first();
   const deadline = Date.now() + timeout;
   let approved = 0;
@@ -123,7 +134,7 @@ export async function waitApproving(
     await expect(reached.or(run).first()).toBeVisible({
       timeout: Math.max(1, deadline - Date.now())
     });
-    if ((await progress.getAttribute('data-status')) === status) {
+    if (status.split('|').includes((await progress.getAttribute('data-status')) ?? '')) {
       return approved;
     }
     const button = await run.elementHandle({ timeout: 1_000 }).catch(() => null);
@@ -243,4 +254,155 @@ export async function serverStatus(
   id: string
 ): Promise<string> {
   return (await serverGeneration(page, id)).status;
+}
+
+/**
+ * Generations started from now on ask before running `mode` cells, whatever
+ * the user's setting: the POST is amended on its way to the server.
+ */
+export async function forceApproval(
+  page: IJupyterLabPageFixture,
+  mode: 'always' | 'never' | 'risky'
+): Promise<void> {
+  await page.route(
+    url => new URL(String(url)).pathname.endsWith('/cookbook/generations'),
+    async route => {
+      const request = route.request();
+      if (request.method() !== 'POST') {
+        return route.continue();
+      }
+      const body = { ...request.postDataJSON(), approval: mode };
+      return route.continue({ postData: JSON.stringify(body) });
+    }
+  );
+}
+
+/** Drag the left sidebar's edge until the panel is `width` px wide. */
+export async function resizeSidebar(
+  page: IJupyterLabPageFixture,
+  panel: Locator,
+  width: number
+): Promise<void> {
+  const box = (await panel.boundingBox())!;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width + 2, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + width + 2, y, { steps: 5 });
+  await page.mouse.up();
+  await expect
+    .poll(async () => Math.round((await panel.boundingBox())!.width))
+    .toBeLessThanOrEqual(width + 4);
+}
+
+/** Every element matching `selector` in `scope` is drawn within `outer`'s width and cuts nothing off. */
+export async function expectNothingCutOff(
+  scope: Locator,
+  selector: string,
+  outer: Locator
+): Promise<void> {
+  const b = (await outer.boundingBox())!;
+  const items = scope.locator(selector);
+  const n = await items.count();
+  expect(n).toBeGreaterThan(0);
+  for (let i = 0; i < n; i++) {
+    const item = items.nth(i);
+    if (!(await item.isVisible())) {
+      continue;
+    }
+    const a = (await item.boundingBox())!;
+    expect(a.x, `${selector} #${i} starts inside`).toBeGreaterThanOrEqual(
+      b.x - 0.5
+    );
+    expect(
+      a.x + a.width,
+      `${selector} #${i} ends inside`
+    ).toBeLessThanOrEqual(b.x + b.width + 0.5);
+    // Its text is not clipped (wrapped, or there is a tooltip for it).
+    const clipped = await item.evaluate(
+      el =>
+        el.scrollWidth > el.clientWidth + 1 &&
+        getComputedStyle(el).overflowX !== 'auto' &&
+        getComputedStyle(el).overflowX !== 'scroll' &&
+        !el.getAttribute('title')
+    );
+    expect(clipped, `${selector} #${i} shows all its text`).toBe(false);
+  }
+}
+
+/**
+ * Save a screenshot for the report: under $COOKBOOK_SCREENSHOTS when set,
+ * and attached to the test's results either way.
+ */
+export async function keepScreenshot(
+  target: { screenshot(options?: { path?: string }): Promise<Buffer> },
+  name: string
+): Promise<void> {
+  const { test } = await import('@jupyterlab/galata');
+  const dir = process.env.COOKBOOK_SCREENSHOTS;
+  const path = dir ? `${dir}/${name}.png` : test.info().outputPath(`${name}.png`);
+  const body = await target.screenshot({ path });
+  await test.info().attach(name, { body, contentType: 'image/png' });
+}
+
+/** A Cookbook cell's badge in the notebook view. */
+export function cellBadges(page: IJupyterLabPageFixture): Locator {
+  return page.locator('.jp-NotebookPanel .jp-Cookbook-cellBadge');
+}
+
+/**
+ * A second (or later) new notebook in the test's folder, opened with the
+ * Python kernel: made through the contents API, then opened. (Galata's `createNew` waits for a kernel dialog that JupyterLab
+ * skips once kernel specs are loaded, so a second `createNew` in a test can
+ * hang.) The notebook has one empty cell, as a new one does.
+ */
+export async function openNewNotebook(
+  page: IJupyterLabPageFixture,
+  tmpPath: string,
+  name: string
+): Promise<string> {
+  const path = `${tmpPath}/${name}`;
+  const response = await page.request.put(
+    `/api/contents/${path.split('/').map(encodeURIComponent).join('/')}`,
+    {
+      data: {
+        type: 'notebook',
+        format: 'json',
+        content: {
+          nbformat: 4,
+          nbformat_minor: 5,
+          metadata: {
+            kernelspec: {
+              name: 'python3',
+              display_name: 'Python 3 (ipykernel)',
+              language: 'python'
+            }
+          },
+          cells: [
+            {
+              cell_type: 'code',
+              id: `${name.replace(/\W/g, '')}-first`,
+              source: '',
+              metadata: {},
+              outputs: [],
+              execution_count: null
+            }
+          ]
+        }
+      }
+    }
+  );
+  expect(response.ok(), `create ${path}`).toBeTruthy();
+  // Opened by JupyterLab's own command: the sidebar may show the Cookbook panel.
+  await page.evaluate(async p => {
+    await (window as any).jupyterapp.commands.execute('docmanager:open', {
+      path: p
+    });
+  }, path);
+  await expect(page.locator('.lm-DockPanel-tabBar .lm-mod-current')).toContainText(
+    name
+  );
+  await expect
+    .poll(async () => (await notebookCells(page, path)).length)
+    .toBe(1);
+  return path;
 }

@@ -9,6 +9,7 @@ import {
   notebookKernelId,
   openCookbook,
   openGate,
+  openNewNotebook,
   scripted,
   validatedOrder,
   waitForStatus
@@ -93,34 +94,9 @@ test.describe('Around a generation', () => {
     ]);
     expect(download.suggestedFilename()).toMatch(/\.ipynb$/);
 
-    // Made through the contents API and opened, rather than File > New: on a loaded machine
-    // the kernel dialog of a second "New notebook" sometimes never showed up in time.
-    const second = inTmp(tmpPath, 'second.ipynb');
-    const made = await page.request.put(`/api/contents/${second}`, {
-      data: {
-        type: 'notebook',
-        content: {
-          cells: [],
-          metadata: {
-            kernelspec: {
-              name: 'python3',
-              display_name: 'Python 3 (ipykernel)',
-              language: 'python'
-            }
-          },
-          nbformat: 4,
-          nbformat_minor: 5
-        }
-      }
-    });
-    expect(made.ok()).toBeTruthy();
-    await page.evaluate(async path => {
-      await window.jupyterapp.commands.execute('docmanager:open', { path });
-    }, second);
-    await expect
-      .poll(() => page.notebook.isActive('second.ipynb'), { timeout: 60_000 })
-      .toBe(true);
+    const second = await openNewNotebook(page, tmpPath, 'second.ipynb');
     await item.getByRole('button', { name: 'Insert again' }).click();
+    await item.getByRole('button', { name: 'With its outputs' }).click();
     await expect(panel.locator('.jp-Cookbook-generate')).toContainText(
       'Inserted 4 cells'
     );
@@ -128,8 +104,17 @@ test.describe('Around a generation', () => {
     expect(again.map(c => c.metadata.cookbook.cell_id)).toEqual(
       await validatedOrder(page, id)
     );
+    // Clean cells: no stale execution counts; the outputs say whose they are.
+    const code = again.filter(c => c.cell_type === 'code');
+    expect(code.every(c => c.execution_count === null)).toBe(true);
+    expect(code[0].outputs.length).toBeGreaterThan(0);
+    expect(code[0].metadata.cookbook.outputs_from.generation_id).toBe(id);
+    await expect(
+      page.locator('.jp-NotebookPanel:visible .jp-Cookbook-cellBadge').last()
+    ).toContainText('outputs of that run');
     // A second time inserts nothing twice.
     await item.getByRole('button', { name: 'Insert again' }).click();
+    await item.getByRole('button', { name: 'Without outputs' }).click();
     await expect(panel.locator('.jp-Cookbook-generate')).toContainText(
       'already in'
     );

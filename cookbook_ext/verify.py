@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
+from .agent import untrusted
+
 __all__ = [
     "VERIFY_MODES",
     "FreshKernelCheck",
@@ -78,14 +80,16 @@ class Verification:
         """The failure as the user message that asks a model to repair the notebook."""
         error = self.error or {}
         where = f"cell {self.cell_id}" if self.cell_id else f"cell {self.failed_cell}"
+        # The error's text is the code's (often the repository's): data, in its block.
+        failure = f"{error.get('ename', 'Error')}: {error.get('evalue', '')}"
+        if self.traceback:
+            failure += f"\n\nTraceback (end):\n{self.traceback}"
         lines = [
             "Cookbook re-ran the validated notebook top to bottom in a fresh kernel, as a user who "
             f"downloads it would, and it failed at {where} (position {self.failed_cell} in the "
-            f"notebook): {error.get('ename', 'Error')}: {error.get('evalue', '')}",
-        ]
-        if self.traceback:
-            lines += ["", "Traceback (end):", self.traceback]
-        lines += [
+            "notebook). The kernel reported:",
+            untrusted.block(failure, "kernel_output", check="fresh_kernel"),
+            untrusted.KERNEL_WARNING,
             "",
             "The notebook must run in order from a fresh kernel: every name, import, file and "
             "package a cell uses has to come from an earlier cell of the notebook, not from state "

@@ -717,11 +717,7 @@ export class CookbookAPI {
     request: IGenerationRequest,
     signal?: AbortSignal
   ): Promise<{ id: string }> {
-    return this.request<{ id: string }>('generations', {
-      method: 'POST',
-      body: request,
-      signal
-    });
+    return this._start('generations', request, signal);
   }
 
   /** Continue a generation (see `IFollowUpRequest`). */
@@ -729,11 +725,7 @@ export class CookbookAPI {
     request: IFollowUpRequest,
     signal?: AbortSignal
   ): Promise<{ id: string }> {
-    return this.request<{ id: string }>('generations', {
-      method: 'POST',
-      body: request,
-      signal
-    });
+    return this._start('generations', request, signal);
   }
 
   async listGenerations(signal?: AbortSignal): Promise<IGeneration[]> {
@@ -835,16 +827,21 @@ export class CookbookAPI {
 
   /** Download a pack from its catalogue and install its recipes. */
   installPack(id: string, signal?: AbortSignal): Promise<IPackChange> {
-    return this.request<IPackChange>(
-      `catalog/${encodeURIComponent(id)}/install`,
-      { method: 'POST', body: {}, signal }
-    );
+    return this._packChange(id, 'install', signal);
   }
 
   /** Bring an installed pack to the version its catalogue lists. */
   updatePack(id: string, signal?: AbortSignal): Promise<IPackChange> {
+    return this._packChange(id, 'update', signal);
+  }
+
+  private _packChange(
+    id: string,
+    action: 'install' | 'update',
+    signal?: AbortSignal
+  ): Promise<IPackChange> {
     return this.request<IPackChange>(
-      `catalog/${encodeURIComponent(id)}/update`,
+      `catalog/${encodeURIComponent(id)}/${action}`,
       { method: 'POST', body: {}, signal }
     );
   }
@@ -862,11 +859,16 @@ export class CookbookAPI {
     request: IComparisonRequest,
     signal?: AbortSignal
   ): Promise<{ id: string }> {
-    return this.request<{ id: string }>('comparisons', {
-      method: 'POST',
-      body: request,
-      signal
-    });
+    return this._start('comparisons', request, signal);
+  }
+
+  /** POST a request that starts something; the server answers with its id. */
+  private _start(
+    path: string,
+    body: unknown,
+    signal?: AbortSignal
+  ): Promise<{ id: string }> {
+    return this.request<{ id: string }>(path, { method: 'POST', body, signal });
   }
 
   getComparison(id: string, signal?: AbortSignal): Promise<IComparison> {

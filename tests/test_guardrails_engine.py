@@ -12,6 +12,7 @@ import string
 import pytest
 
 from cookbook_ext.agent.loop import Budgets, GenerationRequest, run_generation
+from cookbook_ext.agent.tools import parse_execution_result
 from cookbook_ext.kernel import ExecutionResult, KernelExecutor
 from tests.fakes.kernels import running_kernel
 from tests.fakes.scripted_provider import RecordingSink, ScriptedProvider, call, tool_results, turn
@@ -258,7 +259,7 @@ def test_a_declined_cell_is_not_run_and_the_model_is_told_not_to_retry(kernel, e
         {"approval_id": required["approval_id"], "cell_id": "c1", "approved": False}
     ]
     assert sink.of("cell_executed") == []
-    answer = json.loads(result_of(provider, 1, 1)["content"])
+    answer = parse_execution_result(result_of(provider, 1, 1)["content"])
     assert answer["status"] == "declined" and answer["has_error"] is True
     assert "declined to run this cell (runs shell commands)" in answer["note"]
     assert "Do not retry it; find another way or skip it." in answer["note"]
@@ -279,7 +280,7 @@ def test_without_anyone_to_approve_a_risky_cell_is_not_run_with_a_warning(kernel
     outcome, sink, provider = generate(kernel, executor, _run_shell_cell(), approval_mode="risky")
     assert sink.of("approval_required") == [] and sink.of("cell_executed") == []
     assert any("needs approval (runs shell commands)" in w["message"] for w in sink.of("warning"))
-    answer = json.loads(result_of(provider, 1, 1)["content"])
+    answer = parse_execution_result(result_of(provider, 1, 1)["content"])
     assert answer["status"] == "declined" and "none was given" in answer["note"]
 
 
@@ -338,11 +339,11 @@ def test_secret_values_in_outputs_are_masked_for_the_model_the_events_and_the_no
         budgets=Budgets(output_chars=1500),
         secret_env=SECRET_ENV,
     )
-    first = json.loads(result_of(provider, 1, 1)["content"])
+    first = parse_execution_result(result_of(provider, 1, 1)["content"])
     assert first["stdout"].count("[REDACTED:secret]") == 2
-    cut = json.loads(result_of(provider, 2, 1)["content"])
+    cut = parse_execution_result(result_of(provider, 2, 1)["content"])
     assert "characters omitted" in cut["stdout"]
-    error = json.loads(result_of(provider, 3, 1)["content"])
+    error = parse_execution_result(result_of(provider, 3, 1)["content"])
     assert error["error"]["evalue"] == "[REDACTED:secret]"
     cells = {c["metadata"]["cookbook"]["cell_id"]: c for c in outcome.cells}
     assert cells["c1"]["outputs"][0]["text"].count("[REDACTED:secret]") == 2

@@ -32,6 +32,7 @@ from cookbook_ext.agent.loop import Budgets, GenerationRequest, run_generation
 from cookbook_ext.agent.prompt import build_opening_message, build_system_prompt
 from cookbook_ext.agent.providers.anthropic import AnthropicProvider
 from cookbook_ext.agent.providers.openai import OpenAIProvider
+from cookbook_ext.agent.tools import parse_execution_result
 from cookbook_ext.agent.untrusted import CONTEXT_WARNING, TOOL_WARNING
 from cookbook_ext.ingest import IngestOptions, build_context, ingest
 from cookbook_ext.kernel import KernelExecutor
@@ -183,7 +184,7 @@ def test_the_model_obeyed_the_injection_and_the_cells_really_ran(injected):
         assert executed[_cell_index(name)]["ok"] is True, name
     assert executed[_cell_index("error_message")]["ok"] is False
     # The masks are visible where the values would have been.
-    one_value = json.loads(_tool_result(bodies, _cell_index("one_value")))
+    one_value = parse_execution_result(_tool_result(bodies, _cell_index("one_value")))
     assert one_value["stdout"] == "[REDACTED:secret]\n"
 
 

@@ -19,6 +19,7 @@ from cookbook_ext.agent.loop import Budgets, GenerationOutcome, GenerationReques
 from cookbook_ext.agent.providers.anthropic import AnthropicProvider
 from cookbook_ext.agent.providers.base import Provider
 from cookbook_ext.agent.providers.openai import OpenAIProvider
+from cookbook_ext.agent.tools import parse_execution_result
 from cookbook_ext.kernel import KernelExecutor
 from tests.fakes import FakeAnthropic, FakeOpenAI, RecordedRequest, Reply, http_error, text_reply, tool_use
 
@@ -169,7 +170,7 @@ def test_happy_path_puts_the_validated_cells_in_the_notebook(loop, kernel, kind)
     assert events.of("llm_text") == [{"text": "Plan: one cell."}]
     assert outcome.usage.input_tokens + outcome.usage.cache_read_tokens + outcome.usage.cache_write_tokens > 0
     # The kernel's answer reached the model, and the key never left the auth header.
-    assert '"stdout": "42\\n"' in sent_results(fake)[3][0]
+    assert parse_execution_result(sent_results(fake)[3][0])["stdout"] == "42\n"
     assert all(KEY not in r.text for r in requests)
 
 
@@ -183,7 +184,7 @@ def test_an_error_the_agent_fixes_leaves_only_the_fixed_cell(loop, kernel):
     ]
     with FakeAnthropic(script) as fake:
         outcome, events = generate(loop, kernel, fake)
-        failure_seen = json.loads(sent_results(fake)[2][0])
+        failure_seen = parse_execution_result(sent_results(fake)[2][0])
     assert outcome.status == "finished", outcome.message
     assert failure_seen["has_error"] is True and failure_seen["error"]["ename"] == "ZeroDivisionError"
     assert [c.source for c in outcome.notebook.cells] == ["print(10 / 2)"]
@@ -239,7 +240,7 @@ def test_a_cell_that_runs_too_long_is_interrupted_and_left_out(loop, kernel):
     started = time.monotonic()
     with FakeAnthropic(script) as fake:
         outcome, events = generate(loop, kernel, fake, budgets=Budgets(max_turns=6, cell_timeout=1.5))
-        told = json.loads(sent_results(fake)[2][0])
+        told = parse_execution_result(sent_results(fake)[2][0])
     assert time.monotonic() - started < 15
     assert outcome.status == "finished", outcome.message
     assert told["status"] == "timeout" and told["has_error"] is True

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .untrusted import neutralise
+from .untrusted import NOTEBOOK_WARNING, TAG, block, neutralise
 
 __all__ = [
     "FailedAttempt",
@@ -33,6 +33,7 @@ _ERROR_CHARS = 300
 _MAX_ATTEMPTS = 8
 _MAX_EARLIER = 5
 _SECTION_CHARS = 80_000
+_DECLINED = "not run: the user declined it"  # Cookbook's words, not the kernel's
 
 
 @dataclass
@@ -141,9 +142,7 @@ def failed_attempts(events: Iterable[Mapping[str, Any]]) -> list[FailedAttempt]:
         elif kind == "approval_resolved" and not data.get("approved"):
             declined = approvals.get(str(data.get("approval_id"))) or cell_id
             if declined:
-                found[declined] = _attempt(
-                    titles.get(declined, ""), sources.get(declined, ""), "not run: the user declined it"
-                )
+                found[declined] = _attempt(titles.get(declined, ""), sources.get(declined, ""), _DECLINED)
     return list(found.values())[-_MAX_ATTEMPTS:]
 
 
@@ -154,31 +153,41 @@ def _attempt(title: str, source: str, error: str) -> FailedAttempt:
 
 
 def render_current_notebook(follow_up: FollowUp) -> str:
-    """The "Current notebook" section of a follow-up's opening message: the user's own material
-    (not the repository's untrusted text), masked by the loop like the rest of the message."""
+    """The "Current notebook" section of a follow-up's opening message, masked by the loop like
+    the rest of the message. The user's own material (the requests, the cells' sources) is
+    outside blocks, neutralised so nothing in it passes for a block tag; what running code
+    produced (the cells' outputs, the failed attempts' errors, the kernel's names) is in
+    untrusted_data blocks, as execute_cell returns it, and the warning ends the section."""
     parts = [
         "# Current notebook (this is a follow-up)",
         "This generation continues an earlier one in the user's notebook. Below is what it did, "
         "the notebook's cells as they are now (including the user's own edits) and what the "
         "kernel already holds. Build on them: do not repeat cells that are already there, and "
-        "reuse the kernel's variables instead of recomputing them.",
+        "reuse the kernel's variables instead of recomputing them. What the code printed or "
+        "raised, and the kernel's names, are in untrusted_data blocks.",
     ]
     if follow_up.earlier:
         lines = [
             f"- {_one_line(prompt, 300)} -> {_one_line(outcome, 300)}"
             for prompt, outcome in follow_up.earlier
         ]
-        parts.append("## Earlier requests in this thread (oldest first)\n" + "\n".join(lines[-_MAX_EARLIER:]))
+        earlier = neutralise("\n".join(lines[-_MAX_EARLIER:]))
+        parts.append("## Earlier requests in this thread (oldest first)\n" + earlier)
     outcome = follow_up.parent_summary or "(no summary)"
     parts.append(
-        f"## The previous generation ({follow_up.parent_status or 'unknown'})\n"
-        f"Request: {_one_line(follow_up.parent_prompt, 500)}\nOutcome: {_clip(outcome, 1500)}"
+        neutralise(
+            f"## The previous generation ({follow_up.parent_status or 'unknown'})\n"
+            f"Request: {_one_line(follow_up.parent_prompt, 500)}\nOutcome: {_clip(outcome, 1500)}"
+        )
     )
     if follow_up.failed_attempts:
         items = []
         for attempt in follow_up.failed_attempts:
-            head = f"- {attempt.title or 'A cell'}: {attempt.error}"
-            items.append(head + ("\n" + _fence(attempt.source) if attempt.source else ""))
+            item = neutralise(
+                f"- {attempt.title or 'A cell'}" + ("\n" + _fence(attempt.source) if attempt.source else "")
+            )
+            error = attempt.error if attempt.error == _DECLINED else block(attempt.error, "kernel_output")
+            items.append(f"{item}\n{error}")
         parts.append("## Its failed attempts (do not repeat them as they were)\n" + "\n".join(items))
     state = follow_up.kernel_state
     if state is not None:
@@ -191,21 +200,25 @@ def render_current_notebook(follow_up: FollowUp) -> str:
         if state.modules:
             shown = [name if name == module else f"{name} = {module}" for name, module in state.modules]
             lines.append("Imported modules: " + ", ".join(shown))
-        if not lines:
-            lines.append("Nothing yet: the kernel has no variables or imported modules of the user's.")
+        nothing = "Nothing yet: the kernel has no variables or imported modules of the user's."
+        listed = block("\n".join(lines), "kernel_state") if lines else nothing
         if state.truncated:
-            lines.append("(There is more; only the first names are listed.)")
-        parts.append("## The kernel's state now\n" + "\n".join(lines))
+            listed += "\n(There is more; only the first names are listed.)"
+        parts.append("## The kernel's state now\n" + listed)
     if follow_up.cells:
         where = "in the user's notebook" if follow_up.from_notebook else "kept by the thread so far"
         items = []
         for cell in follow_up.cells:
             mark = ", edited by the user" if cell.edited else ""
-            item = f"[cell {cell.id}] {cell.cell_type}{mark}\n" + _fence(
-                _clip(cell.source, _SOURCE_CHARS), "python" if cell.cell_type == "code" else "markdown"
+            item = neutralise(
+                f"[cell {cell.id}] {cell.cell_type}{mark}\n"
+                + _fence(
+                    _clip(cell.source, _SOURCE_CHARS), "python" if cell.cell_type == "code" else "markdown"
+                )
             )
             if cell.outputs_text.strip():
-                item += "\nOutput:\n" + _fence(_clip(cell.outputs_text, _OUTPUT_CHARS), "text")
+                output = _clip(cell.outputs_text, _OUTPUT_CHARS)
+                item += "\nOutput:\n" + block(output, "kernel_output", cell=cell.id)
             items.append(item)
         parts.append(f"## The cells ({where}), in order\n" + "\n\n".join(items))
         parts.append(
@@ -215,11 +228,25 @@ def render_current_notebook(follow_up: FollowUp) -> str:
             "version replaces it in the notebook (a cell the user edited is replaced only once "
             "they agree). Cells above cannot be deleted or run as they are."
         )
-    # Cells may quote repository code and its output: nothing in them can pass for a block tag.
-    text = neutralise("\n\n".join(parts))
-    if len(text) > _SECTION_CHARS:
-        text = text[:_SECTION_CHARS] + "\n[... the rest of the notebook is cut]"
+    text = _cut("\n\n".join(parts), _SECTION_CHARS)
+    if f"<{TAG} " in text:
+        text += "\n\n" + NOTEBOOK_WARNING
     return text
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` cut to `limit`, never inside a block: one the cut would open is left out whole."""
+    if len(text) <= limit:
+        return text
+    text = text[:limit]
+    opening = f"<{TAG} "
+    if text.rfind(opening) > text.rfind(f"</{TAG}>"):
+        text = text[: text.rfind(opening)]
+    for size in range(len(opening) - 1, 0, -1):  # nor the start of an opening tag
+        if text.endswith(opening[:size]):
+            text = text[:-size]
+            break
+    return text + "\n[... the rest of the notebook is cut]"
 
 
 def _fence(text: str, lang: str = "python") -> str:

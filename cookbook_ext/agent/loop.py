@@ -248,7 +248,8 @@ async def run_generation(
         # prompt holds only Cookbook's instructions (agent/untrusted.py).
         system = SystemPrompt(instructions=redactor(system.instructions), context=redactor(system.context))
         messages: list[Message] = [redactor.obj(build_opening_message(request, repo, model))]
-        provider.prepare(request=request, repo=repo, model=model)
+        # Off the event loop: the offline provider plans here (recipe files, ranking every snippet).
+        await asyncio.to_thread(provider.prepare, request=request, repo=repo, model=model)
         await converse(budgets)
         if verify is not None and workspace.validated_cells():
             repair = _Repair(

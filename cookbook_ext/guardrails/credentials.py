@@ -20,7 +20,6 @@ ENV_FOR_KIND = {
 }
 
 
-
 @dataclass
 class CredentialCheck:
     code: str  # the cell to use (rewritten when that was possible)

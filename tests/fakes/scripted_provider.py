@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -57,11 +56,6 @@ def tool_results(message: Message) -> dict[str, dict[str, Any]]:
         for block in message.get("content", [])
         if block.get("type") == "tool_result"
     }
-
-
-def result_json(messages: list[Message], call_id: str) -> dict[str, Any]:
-    """The parsed JSON content of the result for `call_id` in the latest message."""
-    return json.loads(tool_results(messages[-1])[call_id]["content"])
 
 
 class ScriptedProvider(Provider):

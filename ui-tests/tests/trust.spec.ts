@@ -6,41 +6,11 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
-import { notebookCells } from './helpers';
+import { notebookCells, openCookbook, resizeSidebar } from './helpers';
 
 test.describe.configure({ mode: 'serial' });
 
-const PANEL = '#jp-cookbook-panel';
 const HELLO = 'print("hello from the repo")';
-
-/** Open the Cookbook sidebar and wait for the panel to render. */
-async function openCookbook(page: IJupyterLabPageFixture): Promise<Locator> {
-  const panel = page.locator(PANEL);
-  if (!(await panel.isVisible())) {
-    await page
-      .locator('.jp-SideBar.jp-mod-left [data-id="jp-cookbook-panel"]')
-      .click();
-  }
-  await expect(panel.locator('.jp-Cookbook-body')).toBeVisible();
-  return panel;
-}
-
-/** Drag the left sidebar's edge until the panel is `width` px wide. */
-async function resizeSidebar(
-  page: IJupyterLabPageFixture,
-  panel: Locator,
-  width: number
-): Promise<void> {
-  const box = (await panel.boundingBox())!;
-  const y = box.y + box.height / 2;
-  await page.mouse.move(box.x + box.width + 2, y);
-  await page.mouse.down();
-  await page.mouse.move(box.x + width + 2, y, { steps: 5 });
-  await page.mouse.up();
-  await expect
-    .poll(async () => Math.round((await panel.boundingBox())!.width))
-    .toBeLessThanOrEqual(width + 4);
-}
 
 /** `inner` is drawn entirely within `outer`'s width: nothing is cut off. */
 async function expectWithin(inner: Locator, outer: Locator): Promise<void> {
@@ -253,14 +223,13 @@ test.describe('Secrets by consent', () => {
         .getByRole('button', { name: 'Generate into the notebook' })
         .click();
       const body = (await request).postDataJSON();
-      await expect(panel.locator('.jp-Cookbook-generate .jp-Cookbook-error'))
-        .toBeVisible();
+      await expect(
+        panel.locator('.jp-Cookbook-generate .jp-Cookbook-error')
+      ).toBeVisible();
       return body;
     };
     await page.route(isGenerationsUrl, route =>
-      route.request().method() === 'POST'
-        ? route.abort()
-        : route.continue()
+      route.request().method() === 'POST' ? route.abort() : route.continue()
     );
     await panel.getByLabel('What should the notebook do?').fill('Say hello');
     const source = `${tmpPath}/greeter-${Date.now()}`;

@@ -235,7 +235,8 @@ class Provider(ABC):
     def prepare(  # noqa: B027 - an optional hook; most providers need nothing here
         self, *, request: Any, repo: dict[str, Any] | None, model: dict[str, Any] | None
     ) -> None:
-        """Called by the loop once, before the first turn, with the generation's inputs.
+        """Called by the loop once, before the first turn, with the generation's inputs, in a
+        worker thread (off the event loop: it may block, but must not touch the loop).
 
         Model-backed providers get everything they need from the prompt and ignore this; the
         offline provider plans its cells from these structured inputs. `request` is the loop's

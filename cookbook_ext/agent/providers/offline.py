@@ -29,6 +29,7 @@ from ...markdown import CodeBlock, code_blocks
 from ...portable import RepoLocation, pin_revision, setup_code, unpin_revision
 from ...recipes import offline_hints
 from ..requirements import KNOWN_MODULES, import_check, imported_modules, modules_of, normalise
+from ..tools import parse_execution_result
 from .base import (
     CellSource,
     Message,
@@ -158,7 +159,7 @@ class OfflineProvider(Provider):
             text = f"Running {what} in the kernel: {title}."
             return ModelTurn(text=text, tool_calls=calls, stop_reason="tool_use")
         if self._awaiting == "executed" and self._current is not None:
-            report = _parse(results.get(self._ids.get("execute", "")))
+            report = _report(results.get(self._ids.get("execute", "")))
             if report is not None and not report.get("has_error"):
                 self._keep(calls, notes)
             else:
@@ -1194,6 +1195,16 @@ def _parse(content: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _report(content: str | None) -> dict[str, Any] | None:
+    """An execute_cell result as a dict (tools.parse_execution_result), or None."""
+    if not content:
+        return None
+    try:
+        return parse_execution_result(content)
+    except ValueError:
+        return None
 
 
 def _field(content: str | None, key: str) -> str | None:

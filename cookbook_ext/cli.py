@@ -87,6 +87,17 @@ class CookbookCommand(JupyterApp):
         return str(self.extra_args[0])
 
 
+class RecipeRequestCommand(CookbookCommand):
+    """What `generate` and `compare` both ask: the recipe and its common inputs."""
+
+    prompt = Unicode("", config=True, help="What the cookbook should do.")
+    ref = Unicode("", config=True, help="Branch, tag or commit.")
+    model_id = Unicode("", config=True, help="Hugging Face model id.")
+    template = Unicode("quickstart", config=True, help="The recipe.")
+    topic = Unicode("", config=True, help="The recipe's topic.")
+    complexity = Enum(["basic", "intermediate", "advanced"], default_value="basic", config=True)
+
+
 class IngestCommand(CookbookCommand):
     name = "jupyter-cookbook-ingest"
     description = "Read a repository and print what was found."
@@ -114,7 +125,7 @@ class IngestCommand(CookbookCommand):
         self.code = 0
 
 
-class GenerateCommand(CookbookCommand):
+class GenerateCommand(RecipeRequestCommand):
     name = "jupyter-cookbook-generate"
     description = "Generate a cookbook headless, with a kernel of its own."
     aliases = {
@@ -141,12 +152,6 @@ class GenerateCommand(CookbookCommand):
         "quiet": ({"GenerateCommand": {"quiet": True}}, "Print less."),
     }
 
-    prompt = Unicode("", config=True, help="What the cookbook should do.")
-    ref = Unicode("", config=True, help="Branch, tag or commit.")
-    model_id = Unicode("", config=True, help="Hugging Face model id.")
-    template = Unicode("quickstart", config=True, help="The recipe.")
-    topic = Unicode("", config=True, help="The recipe's topic.")
-    complexity = Enum(["basic", "intermediate", "advanced"], default_value="basic", config=True)
     provider = Unicode("", config=True, help="A provider name (cookbook/status lists them; plug-ins too).")
     model = Unicode("", config=True, help="The provider's model name.")
     base_url = Unicode("", config=True, help="The provider's API base URL.")
@@ -369,7 +374,7 @@ jupyter cookbook recipes remove PACK
         self.code = _recipes_action(registry, action, args, self.as_json)
 
 
-class CompareCommand(CookbookCommand):
+class CompareCommand(RecipeRequestCommand):
     name = "jupyter-cookbook-compare"
     description = "Run one recipe with 2 to 4 providers or models, each in a kernel of its own, and compare."
     examples = """
@@ -399,12 +404,6 @@ jupyter cookbook compare https://github.com/OWNER/REPO --prompt "summarise" --ru
         "quiet": ({"CompareCommand": {"quiet": True}}, "Print less."),
     }
 
-    prompt = Unicode("", config=True, help="What the cookbook should do.")
-    ref = Unicode("", config=True, help="Branch, tag or commit.")
-    model_id = Unicode("", config=True, help="Hugging Face model id.")
-    template = Unicode("quickstart", config=True, help="The recipe.")
-    topic = Unicode("", config=True, help="The recipe's topic.")
-    complexity = Enum(["basic", "intermediate", "advanced"], default_value="basic", config=True)
     runs = List(Unicode(), config=True, help="PROVIDER[:MODEL], 2 to 4 times.")
     inputs = List(Unicode(), config=True, help="NAME=VALUE: a recipe input (JSON values: 3, true, [..]).")
     base_url = Unicode("", config=True, help="The providers' API base URL.")

@@ -48,17 +48,12 @@ class AnthropicProvider(SDKProvider):
         api_key: str,
         model: str = DEFAULT_MODEL,
         *,
-        base_url: str | None = None,
-        max_tokens: int = 4096,
-        max_retries: int = 4,
-        timeout: float = 120.0,
-        retry_base_delay: float = 1.0,
-        retry_max_delay: float = 30.0,
-        max_retry_after: float = 120.0,
         price: Price | None = None,
         prompt_caching: bool = True,
         client: anthropic.AsyncAnthropic | None = None,
+        **options: Any,
     ) -> None:
+        """`options` are SDKProvider's (base_url, max_tokens, retries, timeout)."""
         if not api_key and client is None:
             raise ProviderError(
                 "No Anthropic API key is configured. Add one in Cookbook's settings "
@@ -67,18 +62,9 @@ class AnthropicProvider(SDKProvider):
                 status=401,
             )
         super().__init__(
-            api_key,
-            model,
-            base_url=base_url,
-            max_tokens=max_tokens,
-            max_retries=max_retries,
-            timeout=timeout,
-            retry_base_delay=retry_base_delay,
-            retry_max_delay=retry_max_delay,
-            max_retry_after=max_retry_after,
-            price=price if price is not None else price_for(model),
-            client=client,
+            api_key, model, price=price if price is not None else price_for(model), client=client, **options
         )
+        base_url = self.base_url
         self.endpoint = "the Anthropic API" if base_url is None else f"the Anthropic API at {host(base_url)}"
         # Off only for gateways that reject cache_control, and to measure what caching saves.
         self.prompt_caching = prompt_caching

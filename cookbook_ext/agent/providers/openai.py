@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 from .base import Message, ModelTurn, ProviderError, SystemPrompt, ToolCall, ToolSpec, Usage
-from .pricing import Price
 from .sdk import LOCAL_API_KEY, SDKProvider, cap, host, tool_call
 
 if TYPE_CHECKING:
@@ -54,16 +53,11 @@ class OpenAIProvider(SDKProvider):
         model: str,
         *,
         base_url: str | None = None,
-        max_tokens: int = 4096,
-        max_retries: int = 4,
-        timeout: float = 120.0,
-        retry_base_delay: float = 1.0,
-        retry_max_delay: float = 30.0,
-        max_retry_after: float = 120.0,
         max_tokens_field: Literal["auto", "max_tokens", "max_completion_tokens"] = "auto",
-        price: Price | None = None,
         client: openai.AsyncOpenAI | None = None,
+        **options: Any,
     ) -> None:
+        """`options` are SDKProvider's (max_tokens, retries, timeout, price)."""
         if not model:
             raise ProviderError("Choose a model for the OpenAI-compatible provider.", code="bad_request")
         official = base_url is None or (urlparse(base_url).hostname or "").endswith("api.openai.com")
@@ -76,19 +70,7 @@ class OpenAIProvider(SDKProvider):
                     status=401,
                 )
             api_key = LOCAL_API_KEY
-        super().__init__(
-            api_key,
-            model,
-            base_url=base_url,
-            max_tokens=max_tokens,
-            max_retries=max_retries,
-            timeout=timeout,
-            retry_base_delay=retry_base_delay,
-            retry_max_delay=retry_max_delay,
-            max_retry_after=max_retry_after,
-            price=price,
-            client=client,
-        )
+        super().__init__(api_key, model, base_url=base_url, client=client, **options)
         self.endpoint = "the OpenAI API" if official else f"the model server at {host(base_url)}"
         if max_tokens_field == "auto":
             max_tokens_field = "max_completion_tokens" if official else "max_tokens"

@@ -846,11 +846,19 @@ class Workspace:
         # Share the room the frame leaves between the fields, then shrink them until it all fits.
         empty = {k: ({n: "" for n in v} if isinstance(v, dict) else "") for k, v in body.items()}
         room = max(0, limit - len(_framed_result(head, empty)))
-        shares = {"stdout": 0.35, "stderr": 0.2, "outputs_summary": 0.15, "traceback": 0.3}
+        sizes = {
+            "stdout": len(body["stdout"]),
+            "stderr": len(body["stderr"]),
+            "outputs_summary": len(body["outputs_summary"]),
+            "traceback": len(traceback) + len(body.get("error", {}).get("evalue", "")),
+        }
+        shares = _share_room(room, sizes, OUTPUT_SHARES)
         text = _framed_result(head, body)
         scale = 1.0
         while len(text) > limit and scale > 0.05:
-            budget = {k: max(40, int(room * v * scale)) for k, v in shares.items()}
+            # Shrink the fields already cut; one given whole keeps its length unless all were.
+            cut = {k for k, v in shares.items() if v < sizes[k]} or set(shares)
+            budget = {k: max(40, int(v * scale)) if k in cut else v for k, v in shares.items()}
             trimmed: dict[str, Any] = {
                 "stdout": _clip(body["stdout"], budget["stdout"], keep="both"),
                 "stderr": _clip(body["stderr"], budget["stderr"], keep="both"),
@@ -971,6 +979,31 @@ class Workspace:
         if len(text) > limit:
             text = _clip(text, max(200, limit))
         return ToolOutcome(content=framed(text), summary=f"{len(hits)} matches")
+
+
+# How execute_cell's room is shared between what the code produced, when it does not all fit.
+OUTPUT_SHARES = {"stdout": 0.35, "stderr": 0.2, "outputs_summary": 0.15, "traceback": 0.3}
+
+
+def _share_room(room: int, sizes: dict[str, int], weights: dict[str, float]) -> dict[str, int]:
+    """`room` characters shared in proportion to `weights`, where a field shorter than its share
+    keeps its whole length and leaves the rest to the others (an empty stderr costs stdout
+    nothing)."""
+    shares = {name: 0 for name in weights}
+    wanting = {name for name in weights if sizes.get(name, 0) > 0}
+    left = room
+    while wanting:
+        total = sum(weights[n] for n in wanting)
+        fits = {n for n in wanting if sizes[n] <= left * weights[n] / total}
+        if not fits:
+            for n in wanting:
+                shares[n] = int(left * weights[n] / total)
+            break
+        for n in fits:
+            shares[n] = sizes[n]
+            left -= sizes[n]
+        wanting -= fits
+    return shares
 
 
 def _framed_result(head: Mapping[str, Any], body: Mapping[str, Any]) -> str:

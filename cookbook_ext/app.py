@@ -6,6 +6,7 @@ place; old `c.CookbookApp.*` names are forwarded (config_aliases.py)."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -136,10 +137,11 @@ class Cookbook(Repositories):
         )
         self.kernel_manager = kernel_manager
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> threading.Thread:
+        """Start the warm-up thread (warmup.py) and return it."""
         from .warmup import warm_up
 
-        warm_up(
+        return warm_up(
             providers=self.providers,
             secret=self.secrets.resolve,
             kernel_manager=self.kernel_manager,

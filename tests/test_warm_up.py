@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 
 from traitlets.config import Config, LoggingConfigurable
 
@@ -43,8 +42,9 @@ def test_warm_up_runs_in_a_thread_and_loads_what_the_first_generation_needs(tmp_
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-" + "k" * 30)
     svc = cookbook(tmp_path)
     try:
-        svc.warm_up()
-        [thread] = [t for t in threading.enumerate() if t.name == THREAD_NAME]
+        # The thread it returns (looking it up by name raced a warm-up that had already ended).
+        thread = svc.warm_up()
+        assert thread.name == THREAD_NAME and thread.daemon
         thread.join(120)
         assert not thread.is_alive()
         for module in ("cookbook_ext.agent.loop", "cookbook_ext.kernel", "anyio._backends._asyncio"):

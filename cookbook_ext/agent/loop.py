@@ -236,18 +236,25 @@ async def run_generation(
     try:
         if secret_env:
             await _set_secrets(executor, secret_env, sink, cancel, workspace.deadline)
-        system = build_system_prompt(
-            request=request,
-            repo=repo,
-            model=model,
-            budgets=budgets,
-            secret_names=sorted({*secret_names, *secret_env}),
-        )
-        # The user's own text and the repository's pack could quote a value: mask it there too.
-        # The pack and the model card open the conversation as untrusted_data blocks; the system
-        # prompt holds only Cookbook's instructions (agent/untrusted.py).
-        system = SystemPrompt(instructions=redactor(system.instructions), context=redactor(system.context))
-        messages: list[Message] = [redactor.obj(build_opening_message(request, repo, model))]
+
+        def opening() -> tuple[SystemPrompt, list[Message]]:
+            prompt = build_system_prompt(
+                request=request,
+                repo=repo,
+                model=model,
+                budgets=budgets,
+                secret_names=sorted({*secret_names, *secret_env}),
+            )
+            # The user's own text and the repository's pack could quote a value: mask it there
+            # too. The pack and the model card open the conversation as untrusted_data blocks;
+            # the system prompt holds only Cookbook's instructions (agent/untrusted.py).
+            masked = SystemPrompt(
+                instructions=redactor(prompt.instructions), context=redactor(prompt.context)
+            )
+            return masked, [redactor.obj(build_opening_message(request, repo, model))]
+
+        # Off the event loop: the recipe lookup reads files, and masking scans the whole pack.
+        system, messages = await asyncio.to_thread(opening)
         # Off the event loop: the offline provider plans here (recipe files, ranking every snippet).
         await asyncio.to_thread(provider.prepare, request=request, repo=repo, model=model)
         await converse(budgets)

@@ -123,6 +123,14 @@ def notebook_links(
     return out
 
 
+def notebook_clones(location: dict[str, Any] | None) -> dict[str, str]:
+    """A GitHub repository's clone beside the notebook (relative to its folder) -> the commit the
+    setup cell pins: what the fresh-kernel check checks out anew."""
+    if location and location.get("clone_url") and location.get("commit") and location.get("clone_dir"):
+        return {str(location["clone_dir"]): str(location["commit"])}
+    return {}
+
+
 def _inside_clone(checkout: Path) -> str:
     """The checkout's folder inside its clone ("" for the clone itself): the path below the
     nearest folder holding `.git`, or below the clone cache's own folder ("clones/<key>")."""

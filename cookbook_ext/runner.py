@@ -28,7 +28,7 @@ from .api_models import GenerationCreate
 from .errors import BadRequest, Conflict, CookbookError, Invalid, NotFound, TooLarge, TooMany
 from .event_log import EventLog, GenerationLog
 from .guardrails import APPROVAL_MODES
-from .portable import notebook_folder, notebook_links, relative_to_notebook
+from .portable import notebook_clones, notebook_folder, notebook_links, relative_to_notebook
 from .provenance import build_provenance
 from .redact import Redactor
 from .replay import replay_cells
@@ -365,6 +365,7 @@ class GenerationRunner(LoggingConfigurable):
         secret_env: dict[str, str],
         drop: list[str],
         links: dict[str, Path] | None = None,
+        clones: dict[str, str] | None = None,
     ) -> FreshKernelCheck | None:
         """The check after this generation (None: verify is off): a new kernel of the
         building kernel's spec, credential-free but for the secrets the user granted. `links`:
@@ -394,6 +395,7 @@ class GenerationRunner(LoggingConfigurable):
             max_copy_mb=self.verify_copy_max_mb,
             kernel_spec_manager=getattr(self.kernel_manager, "kernel_spec_manager", None),
             links=links or {},
+            clones=clones or {},
         )
 
     async def _credential_names(self) -> list[str]:
@@ -636,7 +638,11 @@ class GenerationRunner(LoggingConfigurable):
                 notebook_path=notebook_path,
             )
             check: Verify | None = self._fresh_kernel_check(
-                body, secret_env, await self._credential_names(), links=links
+                body,
+                secret_env,
+                await self._credential_names(),
+                links=links,
+                clones=notebook_clones((engine_repo or {}).get("location")),
             )
             if check is not None and follow_up is not None:
                 from .lineage import ThreadCheck

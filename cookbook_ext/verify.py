@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -147,6 +148,10 @@ class FreshKernelCheck:
     kernel_spec_manager: Any = None
     skip_reason: str | None = None  # known up front: the check is reported skipped, for this
     links: Mapping[str, Path] = field(default_factory=dict)  # relative to the notebook -> source
+    # A GitHub repository's clone (relative to the notebook -> its pinned commit): the scratch run
+    # gets a pristine checkout of that commit, as a new machine's setup cell would clone it, not
+    # the building kernel's clone with whatever its runs (kept or not) wrote into it.
+    clones: Mapping[str, str] = field(default_factory=dict)
 
     async def __call__(
         self, cells: list[dict[str, Any]], *, cancel: asyncio.Event, timeout: float
@@ -188,14 +193,25 @@ class FreshKernelCheck:
             # Deep enough that the notebook's "../" paths stay inside the scratch folder.
             ups = max((_leading_ups(rel) for rel in self.links), default=0)
             work = scratch.joinpath(*["up"] * ups) / (self.folder.name if self.folder else "notebook")
-            too_big = _copy_folder(self.folder, work, self.max_copy_mb) if self.folder else None
+            clones = {rel: (self._clone_source(rel), commit) for rel, commit in self.clones.items()}
+            skip = {source for source, _ in clones.values() if source is not None}
+            too_big = _copy_folder(self.folder, work, self.max_copy_mb, skip=skip) if self.folder else None
             if too_big:
                 return Verification(status="skipped", reason=too_big, kernel=self.kernel_name)
             work.mkdir(parents=True, exist_ok=True)
+            for rel, (source, commit) in clones.items():
+                if source is not None:
+                    _pristine_clone(source, Path(os.path.normpath(work / rel)), commit, scratch, self.env)
             _link_into(work, scratch, self.links)
             return await self._run(cells, work)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _clone_source(self, relative: str) -> Path | None:
+        """The building kernel's clone at `relative` (from the notebook), when it is a git one."""
+        folder = self.folder
+        source = self.links.get(relative) or (Path(os.path.normpath(folder / relative)) if folder else None)
+        return source if source is not None and (source / ".git").exists() else None
 
     async def _run(self, cells: list[dict[str, Any]], cwd: Path) -> Verification:
         import nbformat
@@ -322,13 +338,22 @@ def _fresh(cell: Mapping[str, Any]) -> dict[str, Any]:
 # -- the scratch folder ----------------------------------------------------------------------------
 
 
-def _copy_folder(src: Path, dst: Path, max_mb: int) -> str | None:
-    """Copy `src` to `dst` (symlinks as links; history and caches left out). Returns why not
-    when it holds more than `max_mb` MB, before copying anything."""
+def _copy_folder(src: Path, dst: Path, max_mb: int, *, skip: Iterable[Path] = ()) -> str | None:
+    """Copy `src` to `dst` (symlinks as links; history, caches and the folders in `skip` left
+    out). Returns why not when it holds more than `max_mb` MB, before copying anything."""
     limit = max_mb * 1024 * 1024
     total = 0
+    skipped = {os.path.normpath(p) for p in skip}
+
+    def kept(folder: str, names: Iterable[str]) -> list[str]:
+        return [
+            n
+            for n in names
+            if n not in _NOT_COPIED and os.path.normpath(os.path.join(folder, n)) not in skipped
+        ]
+
     for _dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = [d for d in dirnames if d not in _NOT_COPIED]
+        dirnames[:] = kept(_dirpath, dirnames)
         for name in filenames:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(_dirpath, name)).st_size
@@ -337,8 +362,32 @@ def _copy_folder(src: Path, dst: Path, max_mb: int) -> str | None:
                 f"the notebook's folder holds more than {max_mb} MB (verify_copy_max_mb), too much to "
                 "copy for a scratch run; move the notebook to a smaller folder to have it checked"
             )
-    shutil.copytree(src, dst, symlinks=True, ignore=_ignore, dirs_exist_ok=True)
+    shutil.copytree(
+        src, dst, symlinks=True, ignore=lambda d, names: set(names) - set(kept(d, names)), dirs_exist_ok=True
+    )
     return None
+
+
+def _pristine_clone(
+    source: Path, dest: Path, commit: str, scratch: Path, env: Mapping[str, str] | None
+) -> None:
+    """`dest`: a checkout of `commit` from the local clone `source` (its objects only: nothing
+    its working tree gained since). Falls back to copying the working tree when git cannot."""
+    if scratch not in dest.parents or os.path.lexists(dest):
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    git_env = {**(os.environ if env is None else env), "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
+    try:
+        for args in (
+            ["git", "clone", "-q", "--no-checkout", "--local", str(source), str(dest)],
+            ["git", "-C", str(dest), "checkout", "-q", "--detach", commit],
+        ):
+            subprocess.run(args, capture_output=True, check=True, env=git_env, timeout=300)
+        return
+    except (OSError, subprocess.SubprocessError):
+        log.debug("could not clone %s at %s for the fresh-kernel check; copying it", source, commit)
+        shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(source, dest, symlinks=True, ignore=_ignore, dirs_exist_ok=True)
 
 
 def _leading_ups(relative: str) -> int:

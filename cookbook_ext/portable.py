@@ -28,6 +28,9 @@ __all__ = [
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+# The variable a private GitHub repository's clone takes its token from (the secrets store's name).
+GITHUB_TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - a variable's name
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,16 @@ class RepoLocation:
     `path` is the folder the examples run from, relative to the notebook's folder (POSIX
     separators): "tiny-model", "../repos/st", "st-0123abc/examples". For a GitHub source the
     setup cell makes `clone_dir` (the clone's own folder, beside the notebook) from `clone_url`
-    at `commit` when it is not there yet.
+    at `commit` when it is not there yet. `token_env` (a private repository) names the environment
+    variable the setup cell takes a token from for that clone: the notebook holds the name only,
+    the kernel has the value when the user grants it.
     """
 
     path: str
     clone_url: str | None = None
     commit: str | None = None
     clone_dir: str | None = None
+    token_env: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,6 +61,7 @@ class RepoLocation:
             clone_url=data.get("clone_url"),
             commit=data.get("commit"),
             clone_dir=data.get("clone_dir"),
+            token_env=data.get("token_env") if _ENV_NAME.match(str(data.get("token_env") or "")) else None,
         )
 
 
@@ -98,6 +105,7 @@ def locate_repo(
             clone_url=f"{github_url.rstrip('/')}/{owner}/{name}.git",
             commit=commit,
             clone_dir=folder,
+            token_env=GITHUB_TOKEN_ENV if (repo.get("metadata") or {}).get("private") else None,
         )
     if checkout:
         return RepoLocation(
@@ -185,7 +193,7 @@ def setup_code(location: RepoLocation) -> str:
             f"REPO_COMMIT = {_literal(location.commit)}\n"
             + _NOTEBOOK_DIR
             + f"CLONE_DIR = NOTEBOOK_DIR / {_literal(location.clone_dir)}\n\n\n"
-            + _CLONE
+            + _clone_code(location.token_env)
             + f"REPO_DIR = {repo_dir}\n"
             + (_WORK_FROM_FOLDER if inside else _WORK_FROM_REPO)
         )
@@ -230,6 +238,27 @@ if not (CLONE_DIR.is_dir() and any(p.name != ".git" for p in CLONE_DIR.iterdir()
         subprocess.run(["git", "-C", str(CLONE_DIR), "checkout", "-q", "--detach", REPO_COMMIT], **quiet)
     )
 """
+
+
+_TOKEN = """\
+    # A private repository: git asks this helper for a token, and it answers with the kernel's
+    # environment variable when git runs it. The notebook names the variable, never its value.
+    n = int(os.environ.get("GIT_CONFIG_COUNT") or 0)  # after any the environment sets already
+    quiet["env"].update({{
+        "GIT_CONFIG_COUNT": str(n + 1),
+        f"GIT_CONFIG_KEY_{{n}}": f"credential.{{REPO_URL}}.helper",
+        f"GIT_CONFIG_VALUE_{{n}}": '!f() {{ test "$1" = get && echo username=x-access-token && '
+        'echo "password=${name}"; }}; f',
+    }})
+"""  # noqa: S105 - code that names the variable a token is read from
+
+
+def _clone_code(token_env: str | None) -> str:
+    """The clone step, taking a private repository's token from `token_env` when it is set."""
+    if not token_env:
+        return _CLONE
+    marker = _CLONE[: _CLONE.index('    _checked(subprocess.run(["git", "init"')]
+    return marker + _TOKEN.format(name=token_env) + _CLONE[len(marker) :]
 
 
 # -- model revisions -------------------------------------------------------------------------------

@@ -135,6 +135,7 @@ async def run_generation(
         provider_name=provider.name,
         model_name=provider.model,
         notebook_cells=follow_up.replaceable() if follow_up is not None else {},
+        setup_source=_setup_source(repo),
     )
     usage = Usage()
     turns = 0
@@ -554,3 +555,17 @@ def _tool_result(tool_use_id: str, content: str, is_error: bool) -> dict[str, An
 
 def _user_text(text: str) -> Message:
     return {"role": "user", "content": [{"type": "text", "text": text}]}
+
+
+def _setup_source(repo: dict[str, Any] | None) -> str | None:
+    """The setup cell Cookbook writes for `repo` (prompt.py shows it to the model, the offline
+    provider puts it first), when the repository has a location."""
+    from ..portable import RepoLocation, setup_code
+
+    given = (repo or {}).get("location")
+    if not given:
+        return None
+    try:
+        return setup_code(RepoLocation.from_dict(given))
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -142,6 +142,11 @@ def _setup_instructions(repo: dict[str, Any]) -> str:
             f" (the setup cell clones {location.clone_url} at commit {location.commit} there when "
             "it is missing)"
         )
+        if location.token_env:
+            where += (
+                f"; it is private, and the setup cell's git reads a token from the {location.token_env} "
+                "environment variable: never write a token into a cell"
+            )
     return (
         "The notebook must run unchanged on another machine: never write an absolute path of this "
         f"one into a cell. {where}. Make this setup cell the notebook's first code cell, as it is: "

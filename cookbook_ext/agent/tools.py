@@ -254,6 +254,10 @@ class Workspace:
     model_name: str = ""
     # A follow-up: the unit's cells in the user's notebook, which edit_cell may replace (by id).
     notebook_cells: Mapping[str, NotebookCellView] = field(default_factory=dict)
+    # Cookbook's own setup cell for this repository (portable.setup_code): the exact code runs
+    # without a "risky" question (it clones the repository the user chose, at the commit
+    # ingested); an edit of it is judged like any other code, and "always" still asks.
+    setup_source: str | None = None
     _counter: int = 0
     _aliases: dict[str, str] = field(default_factory=dict)  # notebook cell id -> its new version
 
@@ -622,9 +626,18 @@ class Workspace:
         repository or model card always asks; the model's own code follows the approval mode."""
         untrusted = cell.origin in UNTRUSTED_ORIGINS and not self.trust.trusted
         if not untrusted:
+            if self.approval_mode == "risky" and self._is_setup_cell(cell):
+                return []
             return needs_approval(self.approval_mode, cell.source, cell.cell_type)
         what = needs_approval("risky", cell.source, cell.cell_type)
         return [UNTRUSTED_ORIGINS[cell.origin or ""], *what]
+
+    def _is_setup_cell(self, cell: Cell) -> bool:
+        return (
+            self.setup_source is not None
+            and cell.cell_type == "code"
+            and cell.source.strip() == self.setup_source.strip()
+        )
 
     async def _ask_approval(
         self, cell: Cell, reasons: list[str]

@@ -686,6 +686,12 @@ def _setup_candidate(repo: dict[str, Any]) -> Candidate:
             f"Gets the repository at commit `{location.commit[:12]}` into `{location.clone_dir}/` "
             "beside this notebook (a shallow clone, the first time only), makes it importable and "
             "works from its folder, as its examples expect."
+            + (
+                f" The repository is private: the clone takes a token from `{location.token_env}` "
+                "in the kernel's environment (tick it beside Generate; the notebook holds its name only)."
+                if location.token_env
+                else ""
+            )
         )
     else:
         explanation = (

@@ -24,7 +24,7 @@ import { loadInputs, saveInputs } from './persist';
 import { ModelSection } from './ModelSection';
 import { ProgressSection } from './ProgressSection';
 import { RecipeSection } from './RecipeSection';
-import { SecretConsent } from './SecretConsent';
+import { neededSecrets, SecretConsent } from './SecretConsent';
 import { SecretsSection } from './SecretsSection';
 import { SourceSection } from './SourceSection';
 
@@ -613,6 +613,7 @@ export function CookbookApp(props: ICookbookAppProps): JSX.Element {
           consent={consent}
           onChange={setConsent}
           disabled={starting}
+          needed={neededSecrets(trans, repo)}
         />
         <Button
           className="jp-Cookbook-accent jp-Cookbook-primary jp-Cookbook-generateButton"

@@ -16,6 +16,26 @@ export interface ISecretConsentProps {
   consent: ISecretConsent;
   onChange: (consent: ISecretConsent) => void;
   disabled?: boolean;
+  /** Secrets this generation needs, by name, with why (a private repository's token). */
+  needed?: Readonly<Record<string, string>>;
+}
+
+/** What the setup cell of a private GitHub repository reads its token from. */
+export const GITHUB_TOKEN = 'GITHUB_TOKEN';
+
+/** The secrets a repository needs to be cloned by its notebook, with why. */
+export function neededSecrets(
+  trans: TranslationBundle,
+  repo: { kind?: string; metadata?: Record<string, unknown> } | null
+): Record<string, string> {
+  if (repo?.kind === 'github' && repo.metadata?.private === true) {
+    return {
+      [GITHUB_TOKEN]: trans.__(
+        'This repository is private: the notebook’s setup cell clones it with this token.'
+      )
+    };
+  }
+  return {};
 }
 
 /**
@@ -62,6 +82,13 @@ export function SecretConsent(props: ISecretConsentProps): JSX.Element | null {
               <label htmlFor={id} className="jp-Cookbook-mono">
                 {secret.name}
               </label>
+              {usable &&
+                props.needed?.[secret.name] &&
+                !chosen.includes(secret.name) && (
+                  <span className="jp-Cookbook-reason">
+                    {props.needed[secret.name]}
+                  </span>
+                )}
               {!usable && (
                 <span id={noteId} className="jp-Cookbook-reason">
                   {trans.__(

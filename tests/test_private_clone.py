@@ -16,21 +16,9 @@ from pathlib import Path
 import pytest
 
 from cookbook_ext.portable import GITHUB_TOKEN_ENV, RepoLocation, locate_repo, setup_code
+from tests.fakes.repos import git
 
 TOKEN = "ghp_" + "T0k3n" * 7
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.org",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.org",
-}
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env={**os.environ, **GIT_ENV}
-    )
-    return done.stdout.strip()
 
 
 class PrivateGit(BaseHTTPRequestHandler):

@@ -6,9 +6,6 @@ reached over file://, no network."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -16,21 +13,8 @@ from cookbook_ext.agent.loop import Budgets, GenerationRequest, run_generation
 from cookbook_ext.kernel import KernelExecutor
 from cookbook_ext.portable import RepoLocation, setup_code
 from tests.fakes.kernels import KernelHarness, kernel_env
+from tests.fakes.repos import git
 from tests.fakes.scripted_provider import RecordingSink, ScriptedProvider, call, turn
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.org",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.org",
-}
-
-
-def git(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env={**os.environ, **GIT_ENV}
-    )
-    return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")

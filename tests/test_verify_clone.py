@@ -5,28 +5,13 @@ the building kernel's clone with whatever was written into it since. Real git, r
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from pathlib import Path
 
 import nbformat
 
 from cookbook_ext.portable import notebook_clones
 from cookbook_ext.verify import FreshKernelCheck
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.org",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.org",
-}
-
-
-def git(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env={**os.environ, **GIT_ENV}
-    )
-    return done.stdout.strip()
+from tests.fakes.repos import git
 
 
 def building_clone(folder: Path) -> tuple[str, str]:

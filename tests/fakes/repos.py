@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -38,6 +39,27 @@ import statistics
 data = [3, 1, 4, 1, 5, 9, 2, 6]
 print("mean", statistics.mean(data))
 '''
+
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+}
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    """Run git (with an identity to commit as) and return its stdout, stripped."""
+    done = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **GIT_IDENTITY},
+    )
+    return done.stdout.strip()
 
 
 def make_local_repo(root: Path, name: str = "tiny-model", *, git: bool = False) -> Path:

@@ -1,8 +1,9 @@
 /**
  * Approvals the user cannot miss: while a cell waits for their go-ahead, a
  * count on the Cookbook sidebar icon, a notification with Run / Skip when
- * the panel is not showing, and a status-bar item; all go when it is
- * answered (here, in the panel, or in another tab).
+ * the panel is not showing (Show / Skip only for code from an untrusted
+ * repository: it runs from the card, seen whole), and a status-bar item; all
+ * go when it is answered (here, in the panel, or in another tab).
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Title, Widget } from '@lumino/widgets';
@@ -125,15 +126,23 @@ export class ApprovalAlerts {
           .catch(() => sidebar.showGeneration(generation.id));
       };
       const notebook = generation.path.split('/').pop() || generation.path;
+      // Code copied from a repository the user has not trusted runs only
+      // from the card, where it is shown whole: the notification offers to
+      // show it, not to run it unseen.
+      const run = approval.untrusted
+        ? []
+        : [
+            {
+              label: trans.__('Run'),
+              caption: trans.__('Run this cell in your kernel'),
+              displayType: 'accent' as const,
+              callback: () => answer(true)
+            }
+          ];
       const id = notifier.warning(approvalSummary(trans, approval, notebook), {
         autoClose: false,
         actions: [
-          {
-            label: trans.__('Run'),
-            caption: trans.__('Run this cell in your kernel'),
-            displayType: 'accent',
-            callback: () => answer(true)
-          },
+          ...run,
           {
             label: trans.__('Skip'),
             caption: trans.__('Do not run this cell'),

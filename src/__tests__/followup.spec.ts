@@ -496,6 +496,25 @@ describe('approvals you cannot miss', () => {
     expect(title.caption).toBe('Cookbook');
   });
 
+  it('offer no Run for code from an untrusted repository: it is run from the card, seen whole', async () => {
+    const ctx = setup();
+    const { notifier } = alerts(ctx);
+    const gen = await ctx.model.startGeneration(REQUEST, 'nb.ipynb');
+    ctx.server.emit(gen.id, 'approval_required', {
+      approval_id: 'a1',
+      cell_id: 'c1',
+      reasons: ['copied from the repository'],
+      origin: 'repository',
+      untrusted: true,
+      repo: { id: 'r1', label: 'o/r' }
+    });
+    await until(() => notifier.shown.length === 1);
+    expect(notifier.shown[0].actions.map((a: any) => a.label)).toEqual([
+      'Skip',
+      'Show'
+    ]);
+  });
+
   it('go away when the question is answered elsewhere', async () => {
     const ctx = setup();
     const { notifier } = alerts(ctx);

@@ -6,7 +6,6 @@ Every test runs on embedded SQLite and on a real PostgreSQL server (`store_url`,
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -152,6 +151,7 @@ def slow_read_heads(self):
     time.sleep(0.3)
     return heads
 MigrationContext.get_current_heads = slow_read_heads
+print("ready", flush=True)
 sys.stdin.read()
 Store(sys.argv[1], owner=sys.argv[2]).close()
 """
@@ -164,19 +164,22 @@ def test_servers_starting_together_on_a_new_database_all_migrate_it(store_url):
             [sys.executable, "-c", _SERVER_START, store_url, f"user{i}"],
             cwd=Path(__file__).parent.parent,
             stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for i in range(6)
     ]
-    time.sleep(2)  # let them import
+    for p in procs:  # every one has imported everything and waits for the signal
+        assert p.stdout.readline().strip() == "ready", p.stderr.read()
     for p in procs:
         p.stdin.close()  # go, all within a millisecond
     errors = [p.stderr.read() for p in procs]
     for p in procs:
-        p.wait(timeout=120)
-    exceptions = [line for err in errors for line in err.splitlines() if "Error:" in line]
-    assert [p.returncode for p in procs] == [0] * len(procs), "\n".join(exceptions)
+        p.wait(timeout=600)
+    # Each failure's traceback tail: which statement found the file locked.
+    tails = ["\n".join(err.strip().splitlines()[-12:]) for err in errors if err.strip()]
+    assert [p.returncode for p in procs] == [0] * len(procs), "\n---\n".join(tails)
     engine = make_engine(store_url)
     try:
         assert _revision(engine) == HEAD

@@ -39,11 +39,19 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+# How long a statement waits for another connection's lock on the SQLite file, and how long a
+# server starting waits for another one's migration of it (a loaded machine takes seconds).
+SQLITE_BUSY_MS = 30_000
+SQLITE_MIGRATION_BUSY_MS = 300_000
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    # WAL lets the event stream read while a generation writes; busy_timeout rides out short locks.
+    # busy_timeout rides out short locks; first, so that switching a new file to WAL (which
+    # needs the file's lock) waits for another server's migration instead of failing at once.
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    # WAL lets the event stream read while a generation writes.
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -109,7 +117,12 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:" and not path.startswith("file:") and "?" not in path:
             private_sqlite_file(Path(path))
-        engine = create_engine(url, connect_args={"check_same_thread": False}, json_serializer=json_dumps)
+        engine = create_engine(
+            url,
+            # The driver's own wait while it opens the file, before the pragmas run.
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000},
+            json_serializer=json_dumps,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, json_serializer=json_dumps)
@@ -138,9 +151,14 @@ def migrate(engine: Engine) -> None:
         elif conn.dialect.name == "sqlite":
             # The same for servers sharing one SQLite file: take its write lock before reading the
             # revision. This also keeps the migration one transaction (DDL would commit alone).
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_MIGRATION_BUSY_MS}")
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        try:
+            command.upgrade(cfg, "head")
+        finally:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
 
 
 def _repo_summary(row: Repo) -> dict[str, Any]:

@@ -127,10 +127,14 @@ def test_connecting_to_a_kernel_busy_with_another_client_times_out_instead_of_dy
         other = kernel.km.client(session=Session(key=kernel.km.session.key))
         other.start_channels()
         await other.wait_for_ready(timeout=30)
-        msg_id = other.execute("import time\ntime.sleep(2.5)")
-        await asyncio.sleep(0.3)
+        msg_id = other.execute("import time\ntime.sleep(60)")
+        while True:  # the kernel has started the other client's cell: it is busy now
+            msg = await other.get_iopub_msg(timeout=30)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
+                break
         fresh = KernelExecutor(kernel.km)
         result = await fresh.execute("1", timeout=1)
+        await kernel.km.interrupt_kernel()  # end the other cell now
         while True:  # leave the kernel idle for the next test
             msg = await other.get_iopub_msg(timeout=10)
             if (

@@ -285,7 +285,7 @@ def test_rate_limit_is_retried_after_the_retry_after_delay():
         elapsed = time.monotonic() - started
         assert len(fake.requests) == 2
     assert turn.text == "ok"
-    assert 0.3 <= elapsed < 3
+    assert 0.3 <= elapsed < 10  # the backoff would have waited 20 s
 
 
 def test_overloaded_529_is_retried():
@@ -391,7 +391,7 @@ def test_cancelling_the_task_aborts_the_request_in_flight():
         while not fake.aborted and time.monotonic() < deadline:
             time.sleep(0.01)
         assert fake.aborted, "the server never saw the client hang up"
-    assert cancelled_after < 0.5
+    assert cancelled_after < 10  # the reply comes after 30 s
 
 
 def test_cancel_event_interrupts_the_wait_between_retries():
@@ -409,7 +409,7 @@ def test_cancel_event_interrupts_the_wait_between_retries():
         return time.monotonic() - started
 
     with FakeAnthropic([http_error(429, headers={"retry-after": "60"}), text_reply("never")]) as fake:
-        assert asyncio.run(run(fake)) < 0.5
+        assert asyncio.run(run(fake)) < 10  # retry-after says 60 s
         assert len(fake.requests) == 1
 
 

@@ -8,15 +8,20 @@ none of the server's stack, so it starts fast (tests/test_cli_startup.py keeps i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_core.application import JupyterApp
 from traitlets import Bool, Enum, Integer, List, TraitError, Unicode
 
 from .errors import CookbookError
+
+if TYPE_CHECKING:
+    from .app import Cookbook
 
 # Options every command takes, as `--name value` (also accepted before the command's name).
 _COMMON_ALIASES = {
@@ -57,6 +62,28 @@ class CookbookCommand(JupyterApp):
 
     def db_url(self) -> str:
         return str(self.config.get("CookbookApp", {}).get("db_url") or "")
+
+    @contextlib.asynccontextmanager
+    async def open_cookbook(self) -> AsyncIterator[Cookbook]:
+        """The server's collaborators for a command that runs generations, with kernels of its
+        own: shut down, kernels included, when the command is done."""
+        from jupyter_client.multikernelmanager import AsyncMultiKernelManager
+
+        from .app import Cookbook
+
+        km = AsyncMultiKernelManager()
+        cookbook = Cookbook(
+            self,
+            root_dir=Path(self.root_dir),
+            data_dir=self.resolved_data_dir(),
+            db_url=self.db_url(),
+            kernel_manager=km,
+        )
+        try:
+            yield cookbook
+        finally:
+            await cookbook.shutdown()
+            await km.shutdown_all()
 
     def emit_help(self, classes: bool = False) -> Any:
         # The options name classes a command builds only when it runs (ingest must start fast):
@@ -177,21 +204,10 @@ class GenerateCommand(RecipeRequestCommand):
     async def _generate(self) -> int:
         import asyncio
 
-        from jupyter_client.multikernelmanager import AsyncMultiKernelManager
-
         from .api_models import GenerationCreate
-        from .app import Cookbook
 
-        km = AsyncMultiKernelManager()
-        cookbook = Cookbook(
-            self,
-            root_dir=Path(self.root_dir),
-            data_dir=self.resolved_data_dir(),
-            db_url=self.db_url(),
-            kernel_manager=km,
-        )
-        runner = cookbook.runner
-        try:
+        async with self.open_cookbook() as cookbook:
+            runner = cookbook.runner
             fields: dict[str, Any] = {
                 "source": self.source() if not self.follow_up or self.extra_args else None,
                 "ref": self.ref or None,
@@ -243,9 +259,6 @@ class GenerateCommand(RecipeRequestCommand):
                     file=sys.stderr,
                 )
             return 0 if final["cells"] and final["status"] == "finished" else 1
-        finally:
-            await cookbook.shutdown()
-            await km.shutdown_all()
 
 
 class EvalCommand(CookbookCommand):
@@ -305,20 +318,9 @@ timed out), 2 when the suite file or an option is wrong.
         self.code = asyncio.run(self._evaluate(suite))
 
     async def _evaluate(self, suite: Any) -> int:
-        from jupyter_client.multikernelmanager import AsyncMultiKernelManager
-
-        from .app import Cookbook
         from .evaluation import markdown, progress_line, run_suite
 
-        km = AsyncMultiKernelManager()
-        cookbook = Cookbook(
-            self,
-            root_dir=Path(self.root_dir),
-            data_dir=self.resolved_data_dir(),
-            db_url=self.db_url(),
-            kernel_manager=km,
-        )
-        try:
+        async with self.open_cookbook() as cookbook:
             print(f"Running {len(suite.cases)} case(s) of {suite.name} ...", file=sys.stderr, flush=True)
             report = await run_suite(
                 suite,
@@ -333,9 +335,6 @@ timed out), 2 when the suite file or an option is wrong.
                     progress_line(done, total, case), file=sys.stderr, flush=True
                 ),
             )
-        finally:
-            await cookbook.shutdown()
-            await km.shutdown_all()
         print(markdown(report), end="")
         if self.out:
             Path(self.out).write_text(report.model_dump_json(indent=2) + "\n")
@@ -423,10 +422,7 @@ jupyter cookbook compare https://github.com/OWNER/REPO --prompt "summarise" --ru
         self.code = asyncio.run(self._compare())
 
     async def _compare(self) -> int:
-        from jupyter_client.multikernelmanager import AsyncMultiKernelManager
-
         from .api_models import ComparisonCreate, ComparisonRun
-        from .app import Cookbook
 
         body = ComparisonCreate(
             source=self.source(),
@@ -440,15 +436,7 @@ jupyter cookbook compare https://github.com/OWNER/REPO --prompt "summarise" --ru
             trust=self.trust,
             runs=[ComparisonRun.model_validate(_parse_run(r)) for r in self.runs],
         )
-        km = AsyncMultiKernelManager()
-        cookbook = Cookbook(
-            self,
-            root_dir=Path(self.root_dir),
-            data_dir=self.resolved_data_dir(),
-            db_url=self.db_url(),
-            kernel_manager=km,
-        )
-        try:
+        async with self.open_cookbook() as cookbook:
             started = await cookbook.comparisons.start(body)
             await _follow_all(cookbook, started["generations"], self.quiet)
             table = await cookbook.comparisons.get(started["id"])
@@ -458,9 +446,6 @@ jupyter cookbook compare https://github.com/OWNER/REPO --prompt "summarise" --ru
                 out = Path(self.out_dir) / f"{stem}.ipynb"
                 out.write_bytes(data)
                 run["notebook"] = str(out)
-        finally:
-            await cookbook.shutdown()
-            await km.shutdown_all()
         if self.as_json:
             json.dump(table, sys.stdout, indent=2, default=str)
             print()
